@@ -1,0 +1,37 @@
+"""``aecnn-models``: train, profile and evaluate (needs the ``models`` extra).
+
+  aecnn-models train STEP --run DIR ...   step-by-step training (backbone, attention, aecnn, bottlenet)
+  aecnn-models profile --run DIR --out profiles/NAME
+  aecnn-models evaluate PROFILE           the ratio/accuracy table and the issue's target figures
+  aecnn-models pipeline --run DIR ...     every step and the profile, in order (resumable)
+"""
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = ("train", "profile", "evaluate", "pipeline")
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+        print(__doc__)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("aecnn-models: torch is not installed; pip install '.[models]'", file=sys.stderr)
+        return 2
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "train":
+        from models.train import main as run
+    elif cmd == "profile":
+        from models.profile import main as run
+    elif cmd == "evaluate":
+        from models.evaluate import main as run
+    else:
+        from models.pipeline import main as run
+    return run(rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""Training steps 2 to 4 on cached split features (the head is frozen from step 2 on).
+
+The frozen head's output for every training and test image is computed once and cached in the
+run folder as float16 (``features-<split>.pt``); every later step and level reads it back.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from models.aecnn import AECNNCodec, ChannelAttention
+from models.backbone import Head, Tail, split_channels
+from models.bottlenet import BottleNetCodec
+from models.fit import FitSpec, atomic_save, evaluate, fit
+from models.run import Run
+
+log = logging.getLogger("aecnn.train")
+
+
+@torch.no_grad()
+def cached_features(run: Run, split: str) -> TensorDataset:
+    """Head output (float16) and labels for ``split``; computed once and stored in the run folder."""
+    path = run.path(f"features-{split}.pt")
+    if path.exists():
+        feats, labels = torch.load(path, weights_only=True)
+        return TensorDataset(feats, labels)
+    net = run.load_backbone()
+    head = Head(net, run.config.split).eval()
+    data = run.tensors(split)
+    chunks = [head(x.to(run.device)).half().cpu() for x, _ in DataLoader(data, batch_size=500)]
+    feats, labels = torch.cat(chunks), data.tensors[1]
+    atomic_save((feats, labels), path)
+    log.info("cached %s features %s at %s", split, tuple(feats.shape), path)
+    return TensorDataset(feats, labels)
+
+
+def _frozen_tail(run: Run) -> Tail:
+    tail = Tail(run.load_backbone(), run.config.split).eval()
+    for p in tail.parameters():
+        p.requires_grad_(False)
+    return tail
+
+
+def step_attention(run: Run, spec: FitSpec, sparsity: float = 1e-3) -> torch.Tensor:
+    """Step 2: train channel attention before the frozen tail; rank the channels by mean weight."""
+    torch.manual_seed(spec.seed)
+    train = cached_features(run, "train")
+    tail = _frozen_tail(run)
+    att = ChannelAttention(split_channels(run.load_backbone(), run.config.split)).to(run.device)
+    model = nn.ModuleDict({"att": att, "tail": tail})
+
+    def loss(m: nn.ModuleDict, b: tuple) -> torch.Tensor:
+        z = b[0].float()
+        s = m["att"].scores(z)
+        return F.cross_entropy(m["tail"](z * s[:, :, None, None]), b[1]) + sparsity * s.mean()
+
+    def mode(m: nn.ModuleDict) -> None:
+        m.eval()
+        m["att"].train()
+
+    partial = run.path("attention.pt.partial")
+    fit(model, att.parameters(), loss, train, spec, partial, run.device, train_mode=mode, desc="attention")
+    att.eval()
+    with torch.no_grad():
+        scores = torch.cat([att.scores(x.float().to(run.device)).cpu()
+                            for x, _ in DataLoader(train, batch_size=1000)]).mean(0)
+    ranking = torch.argsort(scores, descending=True)
+    test = cached_features(run, "test")
+    acc = evaluate(lambda z: tail(att(z.float())), test, run.device)
+    atomic_save({"model": att.state_dict(), "scores": scores, "ranking": ranking, "test_accuracy": acc,
+                 "config": asdict(run.config), "fit": asdict(spec)}, run.path("attention.pt"))
+    partial.unlink(missing_ok=True)
+    log.info("attention: test accuracy with attention %.4f; top channels %s", acc, ranking[:8].tolist())
+    return ranking
+
+
+def _two_phase(run: Run, name: str, codec: nn.Module, spec3: FitSpec, spec4: FitSpec,
+               phase3: str) -> tuple[Tail, float]:
+    """Phase 3 (backbone frozen) then phase 4 (fine-tune codec decoder and tail)."""
+    train = cached_features(run, "train")
+    tail = _frozen_tail(run)
+    model = nn.ModuleDict({"codec": codec, "tail": tail}).to(run.device)
+
+    def mse(m: nn.ModuleDict, b: tuple) -> torch.Tensor:
+        z = b[0].float()
+        return F.mse_loss(m["codec"](z), z)
+
+    def ce_frozen(m: nn.ModuleDict, b: tuple) -> torch.Tensor:
+        return F.cross_entropy(m["tail"](m["codec"](b[0].float())), b[1])
+
+    def codec_only(m: nn.ModuleDict) -> None:
+        m.eval()
+        m["codec"].train()
+
+    fit(model, codec.parameters(), mse if phase3 == "mse" else ce_frozen, train, spec3,
+        run.path(f"{name}.pt.partial3"), run.device, train_mode=codec_only, desc=f"{name} step 3")
+    for p in tail.parameters():
+        p.requires_grad_(True)
+    trainable = [p for n, p in codec.named_parameters() if not n.startswith("encoder")
+                 and not n.startswith("quant")] if isinstance(codec, AECNNCodec) else list(codec.parameters())
+    fit(model, trainable + list(tail.parameters()), ce_frozen, train, spec4,
+        run.path(f"{name}.pt.partial4"), run.device, desc=f"{name} step 4")
+    model.eval()
+    acc = evaluate(lambda z: tail(codec(z.float())), cached_features(run, "test"), run.device)
+    return tail, acc
+
+
+def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64) -> float:
+    """Steps 3 and 4 for AECNN with the top-``k`` channels at ``bits`` bits; save ``aecnn-k{k}b{bits}.pt``."""
+    torch.manual_seed(spec3.seed)
+    name = f"aecnn-k{k}b{bits}"
+    ranking = torch.load(run.path("attention.pt"), weights_only=False)["ranking"]
+    train = cached_features(run, "train")
+    codec = AECNNCodec(train.tensors[0].shape[1], k, bits, hidden)
+    codec.index.copy_(ranking[:k])
+    codec.quant.calibrate(codec.select(train.tensors[0][:5000].float()))
+    tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3="mse")
+    codec.eval()
+    with torch.no_grad():
+        sym = torch.cat([codec.symbols(x.float().to(run.device)).cpu()
+                         for x, _ in DataLoader(train, batch_size=1000)]).numpy()
+    codec.fit_entropy(sym)
+    atomic_save({"kind": "aecnn", "k": k, "bits": bits, "hidden": hidden, "codec": codec.state_dict(),
+                 "entropy": codec.extra_state(), "tail": tail.state_dict(), "test_accuracy": acc,
+                 "config": asdict(run.config), "fit3": asdict(spec3), "fit4": asdict(spec4)},
+                run.path(f"{name}.pt"))
+    for suffix in ("partial3", "partial4"):
+        run.path(f"{name}.pt.{suffix}").unlink(missing_ok=True)
+    log.info("%s: test accuracy %.4f", name, acc)
+    return acc
+
+
+def step_bottlenet(run: Run, k: int, stride: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64) -> float:
+    """BottleNet++ with ``k`` channels and ``stride``: encoder/decoder with frozen backbone, then fine-tune."""
+    torch.manual_seed(spec3.seed)
+    name = f"bottlenet-k{k}s{stride}"
+    channels = cached_features(run, "train").tensors[0].shape[1]
+    codec = BottleNetCodec(channels, k, stride, hidden)
+    tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3="ce")
+    atomic_save({"kind": "bottlenet", "k": k, "stride": stride, "hidden": hidden,
+                 "codec": codec.state_dict(), "tail": tail.state_dict(), "test_accuracy": acc,
+                 "config": asdict(run.config), "fit3": asdict(spec3), "fit4": asdict(spec4)},
+                run.path(f"{name}.pt"))
+    for suffix in ("partial3", "partial4"):
+        run.path(f"{name}.pt.{suffix}").unlink(missing_ok=True)
+    log.info("%s: test accuracy %.4f", name, acc)
+    return acc
+
+
+def finetune_spec(spec: FitSpec, epochs: int, lr: float) -> FitSpec:
+    return replace(spec, epochs=epochs, lr=lr)

@@ -1,0 +1,147 @@
+"""Step-by-step training of AECNN and its baselines: ``aecnn-models train STEP --run DIR``.
+
+Steps (each its own command, each resumable, each saving a checkpoint that carries its arguments):
+  backbone   1. train the whole ResNet on the dataset
+  attention  2. train channel attention at the split with the backbone frozen; rank the channels
+  aecnn      3+4. fix the top-k channels, train quantiser and decoder (backbone frozen), then
+                 fine-tune decoder and tail; fit the entropy model
+  bottlenet  BottleNet++ at the same split: encoder/decoder with the backbone frozen, then fine-tune
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from models.data import Augment, DataMissing
+from models.fit import FitSpec, atomic_save, evaluate, fit, setup_logging
+from models.run import Run, RunConfig
+
+log = logging.getLogger("aecnn.train")
+
+
+def step_backbone(run: Run, spec: FitSpec) -> float:
+    """Step 1: train the full backbone; save ``backbone.pt``; return test accuracy."""
+    torch.manual_seed(spec.seed)
+    net = run.build_backbone().to(run.device)
+    train = run.tensors("train")
+    if run.config.augment:
+        train = Augment(train, pad=2, flip=True)
+    partial = run.path("backbone.pt.partial")
+    fit(net, net.parameters(), lambda m, b: F.cross_entropy(m(b[0]), b[1]), train, spec, partial,
+        run.device, desc="backbone")
+    net.eval()
+    acc = evaluate(net, run.tensors("test"), run.device)
+    atomic_save({"model": net.state_dict(), "config": asdict(run.config), "fit": asdict(spec),
+                 "norm": run.norm(), "test_accuracy": acc}, run.path("backbone.pt"))
+    partial.unlink(missing_ok=True)
+    log.info("backbone: test accuracy %.4f", acc)
+    return acc
+
+
+def _add_fit_args(p: argparse.ArgumentParser, epochs: int, lr: float, optimizer: str) -> None:
+    p.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, log, config)")
+    p.add_argument("--epochs", type=int, default=epochs, help=f"epochs (default {epochs})")
+    p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default {lr})")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default=optimizer)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+
+
+def setup_args() -> argparse.ArgumentParser:
+    """The ``aecnn-models train`` argument parser."""
+    p = argparse.ArgumentParser(prog="aecnn-models train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="step", required=True)
+    b = sub.add_parser("backbone", help="step 1: train the whole ResNet")
+    _add_fit_args(b, epochs=4, lr=0.1, optimizer="sgd")
+    b.add_argument("--dataset", default="fashion-mnist",
+                   choices=["fashion-mnist", "cifar-10", "cifar-100", "image-folder"])
+    b.add_argument("--data-root", default=None, help="dataset folder (default for fashion-mnist: Debian's)")
+    b.add_argument("--depth", type=int, default=50, choices=[14, 26, 50])
+    b.add_argument("--width-per-group", type=int, default=64)
+    b.add_argument("--stem", choices=["imagenet", "cifar"], default="imagenet")
+    b.add_argument("--split", choices=["layer1", "layer2", "layer3", "layer4"], default="layer1")
+    b.add_argument("--train-subset", type=int, default=None, help="use the first N training images")
+    b.add_argument("--test-subset", type=int, default=None, help="use the first N test images")
+    b.add_argument("--no-augment", action="store_true", help="no random crop/flip")
+    b.add_argument("--seed", type=int, default=0)
+    _add_later_steps(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = setup_args().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        if args.step == "backbone":
+            cfg = RunConfig(dataset=args.dataset, data_root=args.data_root, depth=args.depth,
+                            width_per_group=args.width_per_group, stem=args.stem, split=args.split,
+                            train_subset=args.train_subset, test_subset=args.test_subset,
+                            augment=not args.no_augment, seed=args.seed)
+            run = Run(args.run, cfg)
+        else:
+            run = Run(args.run)
+    except (DataMissing, FileNotFoundError, ValueError) as e:
+        print(f"aecnn-models train: {e}", file=sys.stderr)
+        return 2
+    setup_logging(run.path("train.log"))
+    spec = FitSpec(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                   optimizer=args.optimizer, seed=run.config.seed)
+    try:
+        return _dispatch(args, run, spec)
+    except DataMissing as e:
+        print(f"aecnn-models train: {e}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, run: Run, spec: FitSpec) -> int:
+    if args.step == "backbone":
+        acc = step_backbone(run, spec)
+        print(f"backbone test accuracy {acc:.4f} -> {run.path('backbone.pt')}")
+        return 0
+    return _dispatch_later(args, run, spec)
+
+
+def _add_later_steps(sub) -> None:
+    a = sub.add_parser("attention", help="step 2: channel attention with the backbone frozen")
+    _add_fit_args(a, epochs=1, lr=1e-3, optimizer="adam")
+    a.add_argument("--sparsity", type=float, default=1e-3, help="L1 weight on the attention scores")
+    for name, helptext in (("aecnn", "steps 3 and 4: AECNN at one compression level"),
+                           ("bottlenet", "BottleNet++ at one compression level")):
+        c = sub.add_parser(name, help=helptext)
+        _add_fit_args(c, epochs=2, lr=1e-3, optimizer="adam")
+        c.add_argument("--k", type=int, required=True, help="channels sent")
+        if name == "aecnn":
+            c.add_argument("--bits", type=int, required=True, help="quantiser bits (1..8)")
+        else:
+            c.add_argument("--stride", type=int, choices=[1, 2], default=1, help="encoder stride")
+        c.add_argument("--finetune-epochs", type=int, default=1, help="epochs of step 4")
+        c.add_argument("--finetune-lr", type=float, default=3e-4, help="peak learning rate of step 4")
+        c.add_argument("--hidden", type=int, default=64, help="decoder width")
+
+
+def _dispatch_later(args: argparse.Namespace, run: Run, spec: FitSpec) -> int:
+    from models import steps
+
+    if args.step == "attention":
+        ranking = steps.step_attention(run, spec, args.sparsity)
+        print(f"attention: channel ranking saved -> {run.path('attention.pt')} (top {ranking[:8].tolist()})")
+        return 0
+    spec4 = steps.finetune_spec(spec, args.finetune_epochs, args.finetune_lr)
+    if args.step == "aecnn":
+        acc = steps.step_aecnn(run, args.k, args.bits, spec, spec4, args.hidden)
+    else:
+        acc = steps.step_bottlenet(run, args.k, args.stride, spec, spec4, args.hidden)
+    print(f"{args.step} k={args.k}: test accuracy {acc:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

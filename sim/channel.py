@@ -1,0 +1,198 @@
+"""The wireless uplink: an SNR process in time and a rate model.
+
+An SNR process is piecewise constant: ``segment(t)`` gives the SNR at time ``t`` (seconds) and
+when it next changes. Its realisation depends only on the seed and on time (blocks are drawn in
+order from the process's own random stream, whatever order they are asked for in), so every
+scheme of one seed meets the same channel. ``Link.transfer_time`` integrates the rate over the
+segments a transfer spans.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from sim.errors import ConfigError
+from sim.scenario import Channel, Fading, Rate
+
+# 3GPP TS 38.214 V17 Table 5.2.2.1-2 (4-bit CQI table 1): spectral efficiency in bit/s/Hz of
+# CQI 1..15 (the same values as TS 36.213 Table 7.2.3-1). 3GPP gives no SNR thresholds: the ones
+# below are approximate 10%-BLER switching points of the kind system-level studies take from
+# link-level simulation (AWGN, SISO); treat them as an assumption, not a standard.
+NR_CQI1_EFFICIENCY = (0.1523, 0.2344, 0.3770, 0.6016, 0.8770, 1.1758, 1.4766, 1.9141,
+                      2.4063, 2.7305, 3.3223, 3.9023, 4.5234, 5.1152, 5.5547)
+NR_CQI1_SNR_DB = (-6.7, -4.7, -2.3, 0.2, 2.4, 4.3, 5.9, 8.1, 10.3, 11.7, 14.1, 16.3, 18.7, 21.0, 22.7)
+
+
+def rng_for(seed: int, *stream: int) -> np.random.Generator:
+    """An independent random stream for (seed, stream...): common random numbers across schemes."""
+    return np.random.default_rng(np.random.SeedSequence([seed, *stream]))
+
+
+class SnrProcess:
+    """Piecewise-constant SNR in dB."""
+
+    def segment(self, t: float) -> tuple[float, float]:
+        """(SNR in dB at time t, time at which it next changes; inf if never)."""
+        raise NotImplementedError
+
+
+class StaticSnr(SnrProcess):
+    def __init__(self, snr_db: float) -> None:
+        self.snr_db = snr_db
+
+    def segment(self, t: float) -> tuple[float, float]:
+        return self.snr_db, math.inf
+
+
+class BlockFading(SnrProcess):
+    """Rayleigh (k_factor=None) or Rician block fading: a new |h|^2 every coherence time."""
+
+    def __init__(self, mean_snr_db: float, coherence_s: float, rng: np.random.Generator,
+                 k_factor: float | None = None) -> None:
+        self.mean_lin, self.tc, self.rng, self.k = 10 ** (mean_snr_db / 10), coherence_s, rng, k_factor
+        self.gains = np.empty(0)
+
+    def _extend(self, n: int) -> None:
+        m = max(n, 2 * len(self.gains), 1024)
+        re, im = self.rng.standard_normal((2, m - len(self.gains))) * math.sqrt(0.5)
+        if self.k is None:
+            g = re**2 + im**2
+        else:
+            los = math.sqrt(self.k / (self.k + 1))
+            s = math.sqrt(1 / (self.k + 1))
+            g = (los + s * re) ** 2 + (s * im) ** 2
+        self.gains = np.concatenate([self.gains, g])
+
+    def segment(self, t: float) -> tuple[float, float]:
+        i = int(t // self.tc)
+        while (i + 1) * self.tc <= t:  # floating point: 0.03 // 0.01 == 2
+            i += 1
+        if i >= len(self.gains):
+            self._extend(i + 1)
+        g = max(float(self.gains[i]) * self.mean_lin, 1e-30)
+        return 10 * math.log10(g), (i + 1) * self.tc
+
+
+class GilbertElliott(SnrProcess):
+    """Two states, good and bad, with exponential sojourn times; time-average linear SNR = mean."""
+
+    def __init__(self, mean_snr_db: float, bad_offset_db: float, good_mean_s: float, bad_mean_s: float,
+                 rng: np.random.Generator) -> None:
+        pg = good_mean_s / (good_mean_s + bad_mean_s)
+        good = 10 ** (mean_snr_db / 10) / (pg + (1 - pg) * 10 ** (bad_offset_db / 10))
+        self.snr_db = {True: 10 * math.log10(good), False: 10 * math.log10(good) + bad_offset_db}
+        self.means = {True: good_mean_s, False: bad_mean_s}
+        self.rng = rng
+        self.starts, self.states = [0.0], [bool(rng.random() < pg)]  # start in the stationary law
+
+    def _extend_to(self, t: float) -> None:
+        while self.starts[-1] <= t:
+            state = self.states[-1]
+            self.starts.append(self.starts[-1] + self.rng.exponential(self.means[state]))
+            self.states.append(not state)
+
+    def segment(self, t: float) -> tuple[float, float]:
+        self._extend_to(t)
+        i = int(np.searchsorted(self.starts, t, side="right")) - 1
+        return self.snr_db[self.states[i]], self.starts[i + 1]
+
+    def share_good(self, horizon_s: float) -> float:
+        """Fraction of [0, horizon) spent in the good state (for checks)."""
+        self._extend_to(horizon_s)
+        total = 0.0
+        for a, b, s in zip(self.starts, self.starts[1:], self.states):
+            if a >= horizon_s:
+                break
+            if s:
+                total += min(b, horizon_s) - a
+        return total / horizon_s
+
+
+class TraceSnr(SnrProcess):
+    """Replay of a CSV trace with columns time_s, snr_db; held at the last value after the end."""
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        try:
+            arr = np.genfromtxt(path, delimiter=",", names=True, dtype=float)
+        except (OSError, ValueError) as e:
+            raise ConfigError(path, "channel.fading.trace", str(path), f"cannot be read: {e}") from None
+        arr = np.atleast_1d(arr)
+        if arr.dtype.names is None or not {"time_s", "snr_db"} <= set(arr.dtype.names) or len(arr) == 0:
+            raise ConfigError(path, "channel.fading.trace", str(path), "needs columns time_s, snr_db and rows")
+        self.t, self.snr = arr["time_s"], arr["snr_db"]
+        if np.any(np.diff(self.t) <= 0) or np.any(np.isnan(self.snr)) or self.t[0] < 0:
+            raise ConfigError(path, "time_s", self.t[:5].tolist(), "times must be >= 0 and increasing")
+
+    def segment(self, t: float) -> tuple[float, float]:
+        i = max(int(np.searchsorted(self.t, t, side="right")) - 1, 0)
+        end = float(self.t[i + 1]) if i + 1 < len(self.t) else math.inf
+        return float(self.snr[i]), end
+
+
+def make_snr_process(ch: Channel, seed: int) -> SnrProcess:
+    """The SNR process a scenario's channel describes, for one seed."""
+    f: Fading = ch.fading
+    rng = rng_for(seed, 1)
+    if f.model == "none":
+        return StaticSnr(ch.snr_db)
+    if f.model in ("rayleigh", "rician"):
+        return BlockFading(ch.snr_db, f.coherence_ms / 1e3, rng, f.k_factor if f.model == "rician" else None)
+    if f.model == "gilbert-elliott":
+        return GilbertElliott(ch.snr_db, f.bad_offset_db, f.good_mean_ms / 1e3, f.bad_mean_ms / 1e3, rng)
+    return TraceSnr(f.trace)
+
+
+class RateModel:
+    """Maps SNR (dB) to a bit rate (bit/s) and says how often a packet must be sent."""
+
+    def __init__(self, rate: Rate, bandwidth_hz: float) -> None:
+        self.cfg, self.bw = rate, bandwidth_hz
+
+    def rate_bps(self, snr_db: float) -> float:
+        if self.cfg.model == "shannon":
+            return self.cfg.efficiency * self.bw * math.log2(1 + 10 ** (snr_db / 10))
+        i = int(np.searchsorted(NR_CQI1_SNR_DB, snr_db, side="right"))
+        return 0.0 if i == 0 else NR_CQI1_EFFICIENCY[i - 1] * self.bw
+
+    def attempts(self, n_packets: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+        """Transmissions each packet needs (HARQ) and whether all got through within max_harq."""
+        if self.cfg.model != "cqi" or self.cfg.bler == 0 or n_packets == 0:
+            return np.ones(n_packets, dtype=np.int64), True
+        tries = rng.geometric(1 - self.cfg.bler, size=n_packets)
+        limit = self.cfg.max_harq + 1
+        return np.minimum(tries, limit), bool(np.all(tries <= limit))
+
+
+class Link:
+    """A rate that changes in time; integrates bits over the SNR segments."""
+
+    def __init__(self, snr: SnrProcess, rate: RateModel, max_segments: int = 10_000_000) -> None:
+        self.snr, self.rate, self.max_segments = snr, rate, max_segments
+
+    def transfer_time(self, t0: float, bits: float) -> float:
+        """Seconds to send ``bits`` starting at ``t0``; inf if the rate never allows it."""
+        t, left = t0, float(bits)
+        for _ in range(self.max_segments):
+            if left <= 0:
+                return t - t0
+            snr_db, end = self.snr.segment(t)
+            r = self.rate.rate_bps(snr_db)
+            if r > 0 and left <= r * (end - t):
+                return t + left / r - t0
+            if math.isinf(end):
+                return math.inf
+            if end <= t:
+                raise RuntimeError(f"SNR process made no progress at t={t}")
+            left -= r * (end - t)
+            t = end
+        return math.inf
+
+
+def packets(payload_bytes: int, ch: Channel) -> tuple[int, int]:
+    """(number of packets, bytes on the air including headers) for one payload."""
+    per = ch.mtu_bytes - ch.header_bytes
+    n = max(1, -(-int(payload_bytes) // per)) if payload_bytes > 0 else 0
+    return n, int(payload_bytes) + n * ch.header_bytes

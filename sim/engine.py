@@ -1,0 +1,173 @@
+"""One simulation: a scenario, a profile, a scheme and a seed give one record per task.
+
+Common random numbers: arrival times, the image each task draws, HARQ outcomes and the channel
+come from random streams keyed by (seed, purpose, device[, task]) and never by scheme, so all
+schemes of one seed see the same arrivals, images and channel.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from sim.channel import Link, RateModel, make_snr_process, packets, rng_for
+from sim.errors import ConfigError
+from sim.nodes import Cpu, EdgeServer, FifoUplink, RoundRobinUplink
+from sim.profile import Profile, SchemeSpec
+from sim.scenario import Arrival, Scenario
+
+RECORD_FIELDS = (
+    "device", "task", "arrival_ms", "image", "label", "bytes", "air_bytes", "device_wait_ms",
+    "device_ms", "uplink_wait_ms", "uplink_ms", "edge_wait_ms", "edge_ms", "batch", "downlink_ms",
+    "propagation_ms", "completion_ms", "latency_ms", "deadline_ms", "status", "met", "correct",
+)
+
+
+def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, seed: int, device: int) -> np.ndarray:
+    """Arrival times in seconds of one device's tasks."""
+    rng = rng_for(seed, 2, device)
+    limit = count if count is not None else math.inf
+    if arr.process == "trace":
+        t = np.atleast_1d(np.genfromtxt(arr.trace, delimiter=",", names=True, dtype=float)["time_s"])
+        t = np.sort(t)
+    else:
+        n = count if count is not None else None
+        if arr.process == "periodic":
+            p = arr.period_ms / 1e3
+            n = n if n is not None else int(duration_s / p) + 2
+            phase = rng.uniform(0, p) if device > 0 else 0.0
+            t = phase + p * np.arange(n) + rng.uniform(0, arr.jitter_ms / 1e3, n)
+        else:
+            n = n if n is not None else int(duration_s * arr.rate_per_s * 1.5 + 50)
+            t = np.cumsum(rng.exponential(1 / arr.rate_per_s, n))
+            while duration_s is not None and t[-1] < duration_s:
+                t = np.concatenate([t, t[-1] + np.cumsum(rng.exponential(1 / arr.rate_per_s, n))])
+    if duration_s is not None:
+        t = t[t < duration_s]
+    return t[: int(min(limit, len(t)))]
+
+
+@dataclass
+class Result:
+    """What one simulation returns: task records and time-weighted resource use."""
+
+    records: list[tuple]
+    horizon_s: float
+    busy_s: dict[str, float]
+    capacity: dict[str, int]
+
+    def utilization(self) -> dict[str, float]:
+        h = max(self.horizon_s, 1e-12)
+        return {k: self.busy_s[k] / (self.capacity[k] * h) for k in self.busy_s}
+
+
+class Simulation:
+    """Builds the nodes of a scenario for one scheme and one seed, and runs its tasks."""
+
+    def __init__(self, sc: Scenario, profile: Profile, scheme: str, seed: int) -> None:
+        if scheme not in profile.schemes:
+            raise ConfigError(sc.source, "schemes", scheme, f"not a scheme of profile {profile.name}")
+        self.sc, self.profile, self.seed = sc, profile, seed
+        self.spec: SchemeSpec = profile.schemes[scheme]
+        self.env = env = simpy.Environment()
+        self.link = Link(make_snr_process(sc.channel, seed), RateModel(sc.channel.rate, sc.channel.bandwidth_hz))
+        self.cpus = [Cpu(env) for _ in range(sc.devices.count)]
+        ch = sc.channel
+        self.uplink = (FifoUplink(env, self.link) if ch.sharing == "fifo"
+                       else RoundRobinUplink(env, self.link, sc.devices.count))
+        e = sc.edge
+        self.edge_hw, self.dev_hw = e.hardware, sc.devices.hardware
+        self._check_hardware()
+        self.edge = EdgeServer(env, e.gpus, e.batching.max_batch, e.batching.max_wait_ms / 1e3, self._edge_seconds)
+        self.device_s = profile.stage_time_ms(self.spec.device_stages, self.dev_hw, 1) / 1e3 / sc.devices.speed
+        self.downlink_s = ch.downlink.result_bytes * 8 / ch.downlink.rate_bps
+        self.prop_s = ch.propagation_ms / 1e3
+        self.records: list[tuple] = []
+        self.last_activity = 0.0
+
+    def _check_hardware(self) -> None:
+        for key, hw, stages in (("devices.hardware", self.dev_hw, self.spec.device_stages),
+                                ("edge.hardware", self.edge_hw, self.spec.edge_stages)):
+            for s in stages:
+                if hw not in self.profile.stages[s]["latency_ms"]:
+                    raise ConfigError(self.sc.source, key, hw,
+                                      f"stage {s} of profile {self.profile.name} has no latency for it; "
+                                      f"known: {', '.join(sorted(self.profile.stages[s]['latency_ms']))}")
+
+    def _edge_seconds(self, batch: int) -> float:
+        return self.profile.stage_time_ms(self.spec.edge_stages, self.edge_hw, batch) / 1e3 / self.sc.edge.speed
+
+    def run(self) -> Result:
+        sc, t = self.sc, self.sc.tasks
+        for d in range(sc.devices.count):
+            times = arrival_times(t.arrival, t.count, t.duration_s, self.seed, d)
+            images = rng_for(self.seed, 3, d).integers(0, self.profile.n_samples, len(times))
+            self.env.process(self._source(d, times, images))
+        self.env.run()
+        horizon = self.last_activity
+        busy = {"device": sum(c.busy_s for c in self.cpus), "uplink": self.uplink.busy_s, "edge": self.edge.busy_s}
+        cap = {"device": sc.devices.count, "uplink": 1, "edge": sc.edge.gpus}
+        return Result(self.records, horizon, busy, cap)
+
+    def _source(self, device: int, times: np.ndarray, images: np.ndarray):
+        env = self.env
+        for k, (ta, img) in enumerate(zip(times, images)):
+            if ta > env.now:
+                yield env.timeout(ta - env.now)
+            proc = env.process(self._task(device, k, int(img)))
+            if self.sc.tasks.on_deadline == "drop":
+                env.timeout(self.sc.tasks.deadline_ms / 1e3).callbacks.append(
+                    lambda _ev, p=proc: p.interrupt("deadline") if p.is_alive else None)
+
+    def _task(self, device: int, k: int, img: int):
+        env, spec, ch = self.env, self.spec, self.sc.channel
+        arrival, times, status = env.now, {}, "done"
+        nbytes = int(spec.payload_bytes[img]) if spec.kind != "local" else 0
+        n_pk, air = packets(nbytes, ch) if spec.kind != "local" else (0, 0)
+        batch, down, prop = 0, 0.0, 0.0
+        try:
+            yield from self.cpus[device].compute(self.device_s, times)
+            if spec.kind != "local":
+                per = ch.mtu_bytes - ch.header_bytes
+                sizes = [min(per, nbytes - i * per) + ch.header_bytes for i in range(n_pk)]
+                tries, ok = self.link.rate.attempts(n_pk, rng_for(self.seed, 4, device, k)) \
+                    if self.sc.channel.rate.model == "cqi" else (None, True)
+                bits = [8.0 * s for s in sizes] if tries is None else \
+                    [8.0 * s for s, n in zip(sizes, tries) for _ in range(int(n))]
+                sent = yield from self.uplink.transmit(device, bits, times)
+                air = int(sum(bits) / 8)
+                if not sent:
+                    status = "outage"
+                elif not ok:
+                    status = "lost"
+                else:
+                    yield env.timeout(self.prop_s)
+                    prop += self.prop_s
+                    batch = yield from self.edge.infer(times)
+                    yield env.timeout(self.downlink_s + self.prop_s)
+                    down, prop = self.downlink_s, prop + self.prop_s
+        except simpy.Interrupt:
+            status = "dropped"
+        self._record(device, k, img, arrival, nbytes, air, times, batch, down, prop, status)
+
+    def _record(self, device, k, img, arrival, nbytes, air, times, batch, down, prop, status) -> None:
+        env, dl = self.env, self.sc.tasks.deadline_ms
+        self.last_activity = max(self.last_activity, env.now)
+        done = status == "done"
+        latency = (env.now - arrival) * 1e3 if done else math.nan
+        met = bool(done and latency <= dl + 1e-9)
+        ms = {k2: v * 1e3 for k2, v in times.items()}
+        self.records.append((
+            device, k, arrival * 1e3, img, int(self.profile.labels[img]), nbytes, air,
+            ms.get("device_wait", 0.0), ms.get("device_work", 0.0), ms.get("uplink_wait", 0.0),
+            ms.get("uplink_work", 0.0), ms.get("edge_wait", 0.0), ms.get("edge_work", 0.0), batch,
+            down * 1e3, prop * 1e3, env.now * 1e3 if done else math.nan, latency, dl, status, met,
+            bool(self.spec.correct[img]),
+        ))
+
+
+def simulate(sc: Scenario, profile: Profile, scheme: str, seed: int) -> Result:
+    """Run one scheme of a scenario with one seed."""
+    return Simulation(sc, profile, scheme, seed).run()

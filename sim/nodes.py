@@ -1,0 +1,205 @@
+"""Simulation entities: device CPUs, the shared uplink (FIFO or round robin), the edge server.
+
+Every entity takes ``env`` and owns its resources; behaviour is a generator method named by a
+verb. Busy time is accumulated per entity for time-weighted utilisation, kept apart from the
+per-task records.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import simpy
+
+from sim.channel import Link
+
+
+class Cpu:
+    """One device CPU: runs a task's device stages one task at a time, FIFO."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env, self.res, self.busy_s = env, simpy.Resource(env, capacity=1), 0.0
+
+    def compute(self, seconds: float, times: dict):
+        """Wait for the CPU, then work ``seconds``; writes wait and work into ``times``."""
+        t0 = self.env.now
+        with self.res.request() as req:
+            yield req
+            times["device_wait"] = self.env.now - t0
+            start = self.env.now
+            try:
+                yield self.env.timeout(seconds)
+            finally:
+                self.busy_s += self.env.now - start
+                times["device_work"] = self.env.now - start
+
+
+class FifoUplink:
+    """The shared uplink, one payload at a time in order of request."""
+
+    def __init__(self, env: simpy.Environment, link: Link) -> None:
+        self.env, self.link, self.busy_s = env, link, 0.0
+        self.res = simpy.Resource(env, capacity=1)
+
+    def transmit(self, device: int, packet_bits: list[float], times: dict):
+        """Send all packets of a payload back to back over the time-varying rate."""
+        t0 = self.env.now
+        with self.res.request() as req:
+            yield req
+            times["uplink_wait"] = self.env.now - t0
+            start = self.env.now
+            dt = self.link.transfer_time(start, sum(packet_bits))
+            if math.isinf(dt):  # the rate never allows it (outage for good): give up at once
+                times["uplink_work"] = 0.0
+                return False
+            try:
+                yield self.env.timeout(dt)
+            finally:
+                self.busy_s += self.env.now - start
+                times["uplink_work"] = self.env.now - start
+        return True
+
+
+@dataclass
+class _Flow:
+    packets: deque
+    done: simpy.Event
+    times: dict
+    first: float | None = None
+    cancelled: bool = False
+    ok: bool = True
+
+
+class RoundRobinUplink:
+    """The shared uplink, one packet per device in turn (a packet-level round robin)."""
+
+    def __init__(self, env: simpy.Environment, link: Link, devices: int) -> None:
+        self.env, self.link, self.busy_s = env, link, 0.0
+        self.queues: list[deque[_Flow]] = [deque() for _ in range(devices)]
+        self.wakeup = env.event()
+        self.turn = 0
+        env.process(self._serve())
+
+    def transmit(self, device: int, packet_bits: list[float], times: dict):
+        flow = _Flow(deque(packet_bits), self.env.event(), times)
+        t0 = self.env.now
+        self.queues[device].append(flow)
+        if not self.wakeup.triggered:
+            self.wakeup.succeed()
+        try:
+            yield flow.done
+        finally:
+            flow.cancelled = True
+            first = flow.first if flow.first is not None else self.env.now
+            times["uplink_wait"] = first - t0
+            times["uplink_work"] = self.env.now - first
+        return flow.ok
+
+    def _next(self) -> _Flow | None:
+        n = len(self.queues)
+        for i in range(n):
+            q = self.queues[(self.turn + i) % n]
+            while q and q[0].cancelled:
+                q.popleft()
+            if q:
+                self.turn = (self.turn + i + 1) % n
+                return q[0]
+        return None
+
+    def _serve(self):
+        while True:
+            flow = self._next()
+            if flow is None:
+                self.wakeup = self.env.event()
+                yield self.wakeup
+                continue
+            if flow.first is None:
+                flow.first = self.env.now
+            bits = flow.packets.popleft()
+            dt = self.link.transfer_time(self.env.now, bits)
+            if math.isinf(dt):  # outage for good: this flow can never finish
+                flow.ok = False
+                flow.packets.clear()
+                dt = 0.0
+            yield self.env.timeout(dt)
+            self.busy_s += dt
+            if not flow.packets and not flow.cancelled:
+                for q in self.queues:
+                    if q and q[0] is flow:
+                        q.popleft()
+                flow.done.succeed()
+
+
+@dataclass
+class Job:
+    """A task waiting at the edge."""
+
+    done: simpy.Event
+    submitted: float
+    times: dict
+    cancelled: bool = False
+    batch: int = field(default=0)
+
+
+class EdgeServer:
+    """GPUs serving a FIFO queue, with optional dynamic batching (max batch, max wait)."""
+
+    def __init__(self, env: simpy.Environment, gpus: int, max_batch: int, max_wait_s: float,
+                 batch_seconds: Callable[[int], float]) -> None:
+        self.env, self.max_batch, self.max_wait = env, max_batch, max_wait_s
+        self.batch_seconds = batch_seconds
+        self.queue: deque[Job] = deque()
+        self.arrived = env.event()
+        self.busy_s, self.gpus = 0.0, gpus
+        for _ in range(gpus):
+            env.process(self._worker())
+
+    def infer(self, times: dict):
+        """Queue a job and wait until its batch has run."""
+        job = Job(self.env.event(), self.env.now, times)
+        self.queue.append(job)
+        if not self.arrived.triggered:
+            self.arrived.succeed()
+        try:
+            yield job.done
+        finally:
+            job.cancelled = True
+        return job.batch
+
+    def _live(self) -> int:
+        while self.queue and self.queue[0].cancelled:
+            self.queue.popleft()
+        return sum(1 for j in self.queue if not j.cancelled)
+
+    def _worker(self):
+        env = self.env
+        while True:
+            if not self._live():
+                self.arrived = env.event() if self.arrived.triggered else self.arrived
+                yield self.arrived
+                continue
+            if self.max_batch > 1 and self.max_wait > 0 and self._live() < self.max_batch:
+                deadline = self.queue[0].submitted + self.max_wait
+                while self._live() < self.max_batch and env.now < deadline:
+                    self.arrived = env.event() if self.arrived.triggered else self.arrived
+                    yield self.arrived | env.timeout(deadline - env.now)
+            batch = []
+            while self.queue and len(batch) < self.max_batch:
+                job = self.queue.popleft()
+                if not job.cancelled:
+                    batch.append(job)
+            if not batch:
+                continue
+            start = env.now
+            for job in batch:
+                job.times["edge_wait"] = start - job.submitted
+                job.batch = len(batch)
+            dt = self.batch_seconds(len(batch))
+            yield env.timeout(dt)
+            self.busy_s += dt
+            for job in batch:
+                job.times["edge_work"] = dt
+                if not job.cancelled:
+                    job.done.succeed()

@@ -1,0 +1,139 @@
+"""Figures from a results folder, as PNG and SVG under ``RESULTS/figures``.
+
+- hit_rate: deadline hit rate against the first swept key (mean SNR where swept), per scheme,
+  with 95% intervals across seeds;
+- latency_cdf: latency CDF per scheme (at up to three sweep points);
+- stage_breakdown: mean waiting and working time per stage, per scheme;
+- acc_vs_deadline: accuracy within the deadline for deadlines other than the scenario's,
+  recomputed from the recorded latencies (exact when late tasks finish; with on_deadline: drop,
+  only deadlines up to the scenario's are meaningful).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sim.errors import ConfigError
+from sim.results import STAGE_COLUMNS
+
+STAGE_LABELS = {"device_wait_ms": "device wait", "device_ms": "device compute", "uplink_wait_ms": "uplink wait",
+                "uplink_ms": "uplink transfer", "edge_wait_ms": "edge wait", "edge_ms": "edge compute",
+                "downlink_ms": "downlink", "propagation_ms": "propagation"}
+
+
+def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    need = ["scenario.resolved.yaml", "summary.csv", "summary_ci.csv", "records.csv"]
+    for n in need:
+        if not (folder / n).is_file():
+            raise ConfigError(folder / n, "(results folder)", str(folder), "missing; run 'aecnn-sim run' or 'sweep' first")
+    sc = yaml.safe_load((folder / "scenario.resolved.yaml").read_text())
+    return (sc, pd.read_csv(folder / "summary.csv"), pd.read_csv(folder / "summary_ci.csv"),
+            pd.read_csv(folder / "records.csv"))
+
+
+def _save(fig, folder: Path, name: str) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "svg"):
+        p = folder / f"{name}.{ext}"
+        tmp = folder / f".{name}.tmp.{ext}"
+        fig.savefig(tmp, dpi=130, bbox_inches="tight")
+        tmp.replace(p)
+        paths.append(p)
+    return paths
+
+
+def _panels(rec: pd.DataFrame, key: str | None) -> list[tuple[str, pd.DataFrame]]:
+    if key is None:
+        return [("", rec)]
+    vals = sorted(rec[key].unique())
+    pick = sorted({vals[0], vals[len(vals) // 2], vals[-1]})
+    return [(f"{key} = {v}", rec[rec[key] == v]) for v in pick]
+
+
+def plot_results(folder: str | Path) -> list[Path]:
+    """Draw the four figures; return the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    sc, summary, ci, rec = _load(folder)
+    keys = list(sc.get("sweep", {}).get("grid", {}) or {})
+    key = "channel.snr_db" if "channel.snr_db" in keys else (keys[0] if keys else None)
+    schemes = list(dict.fromkeys(summary["scheme"]))
+    figdir, out = folder / "figures", []
+    deadline = float(sc["tasks"]["deadline_ms"])
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for s in schemes:
+        d = ci[ci["scheme"] == s]
+        if key is not None:
+            d = d.groupby(key, as_index=False).mean(numeric_only=True).sort_values(key)
+            ax.errorbar(d[key], d["hit_rate"], yerr=d["hit_rate_ci95"].fillna(0), marker="o", capsize=3, label=s)
+        else:
+            ax.bar(s, d["hit_rate"].iloc[0], yerr=d["hit_rate_ci95"].fillna(0).iloc[0], capsize=3)
+    ax.set_xlabel("mean SNR (dB)" if key == "channel.snr_db" else (key or "scheme"))
+    ax.set_ylabel(f"deadline hit rate ({deadline:g} ms)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    if key is not None:
+        ax.legend(fontsize=8)
+    ax.set_title(sc.get("name", ""))
+    out += _save(fig, figdir, "hit_rate")
+    plt.close(fig)
+
+    panels = _panels(rec, key)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    for ax, (title, r) in zip(axes[0], panels):
+        for s in schemes:
+            lat = np.sort(r[(r["scheme"] == s) & (r["status"] == "done")]["latency_ms"].to_numpy())
+            if len(lat):
+                ax.step(lat, np.arange(1, len(lat) + 1) / len(r[r["scheme"] == s]), where="post", label=s)
+        ax.axvline(deadline, color="k", ls="--", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (ms)")
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("fraction of tasks done")
+    axes[0][-1].legend(fontsize=7)
+    out += _save(fig, figdir, "latency_cdf")
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    for ax, (title, r) in zip(axes[0], panels):
+        done = r[r["status"] == "done"]
+        means = done.groupby("scheme")[list(STAGE_COLUMNS)].mean().reindex(schemes).fillna(0)
+        bottom = np.zeros(len(schemes))
+        for c in STAGE_COLUMNS:
+            ax.bar(range(len(schemes)), means[c], bottom=bottom, label=STAGE_LABELS[c])
+            bottom += means[c].to_numpy()
+        ax.set_xticks(range(len(schemes)), schemes, rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel("mean time (ms)")
+        ax.set_yscale("symlog", linthresh=1)
+        ax.set_title(title, fontsize=9)
+    axes[0][-1].legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    out += _save(fig, figdir, "stage_breakdown")
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    grid = np.linspace(0, 3 * deadline, 200)
+    for ax, (title, r) in zip(axes[0], panels):
+        for s in schemes:
+            d = r[r["scheme"] == s]
+            lat = d["latency_ms"].where(d["status"] == "done", np.inf).to_numpy()
+            ok = d["correct"].astype(bool).to_numpy()
+            ax.plot(grid, [(ok & (lat <= g)).mean() for g in grid], label=s)
+        ax.axvline(deadline, color="k", ls="--", lw=0.8)
+        ax.set_xlabel("deadline (ms)")
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy within deadline")
+    axes[0][-1].legend(fontsize=7)
+    out += _save(fig, figdir, "acc_vs_deadline")
+    plt.close(fig)
+    return out

@@ -1,0 +1,132 @@
+"""Turn nested dicts from YAML into frozen dataclasses, checking every key and value.
+
+Each dataclass field may carry ``metadata={"check": fn}`` where ``fn(value)`` returns a problem
+string or None. Unknown keys, wrong types and failed checks raise ConfigError naming the dotted
+key; nothing is guessed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Callable
+
+from sim.errors import ConfigError
+
+
+def positive(v: float) -> str | None:
+    return None if v > 0 else "must be > 0"
+
+
+def non_negative(v: float) -> str | None:
+    return None if v >= 0 else "must be >= 0"
+
+
+def probability(v: float) -> str | None:
+    return None if 0 <= v <= 1 else "must be a probability in [0, 1]"
+
+
+def one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        return None if v in choices else f"must be one of {', '.join(map(str, choices))}"
+    return check
+
+
+def field(default: Any = dataclasses.MISSING, check: Callable | None = None, **kw: Any) -> Any:
+    """A dataclass field with an optional value check."""
+    md = {"check": check} if check else {}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=md, **kw)
+    return dataclasses.field(default=default, metadata=md, **kw)
+
+
+def _convert(tp: Any, value: Any, file: str, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _convert(a, value, file, key)
+            except ConfigError as e:
+                errors.append(e)
+        raise errors[0]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(file, key, value, "must be a mapping")
+        return build(tp, value, file, key)
+    if origin in (list, tuple):
+        (inner, *_) = typing.get_args(tp) or (Any,)
+        if not isinstance(value, list):
+            raise ConfigError(file, key, value, "must be a list")
+        return tuple(_convert(inner, v, file, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(file, key, value, "must be a mapping")
+        return types.MappingProxyType(dict(value))
+    if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e6 (no sign in the exponent) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise ConfigError(file, key, value, "must be a number")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(file, key, value, "must be an integer")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(file, key, value, "must be true or false")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(file, key, value, "must be a string")
+        return value
+    return value
+
+
+def build(cls: type, data: dict, file: str, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from ``data``; every problem raises ConfigError with the dotted key."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for k in data:
+        if k not in fields:
+            raise ConfigError(file, f"{prefix}.{k}" if prefix else str(k), data[k],
+                              f"unknown key; expected one of {', '.join(fields)}")
+    kwargs = {}
+    for name, f in fields.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(file, key, None, "is required")
+            continue
+        value = _convert(hints[name], data[name], file, key)
+        check = f.metadata.get("check")
+        if check and value is not None:
+            problem = check(value)
+            if problem:
+                raise ConfigError(file, key, data[name], problem)
+        kwargs[name] = value
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if validate:
+        validate(file, prefix)
+    return obj
+
+
+def to_dict(obj: Any) -> Any:
+    """A frozen dataclass tree back to plain dicts and lists (for YAML output)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (tuple, list)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, (dict, types.MappingProxyType)):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
