@@ -1,7 +1,7 @@
 """BottleNet++ (Shao and Zhang, 2020) at a ResNet split: the baseline AECNN is compared with.
 
 Its published design: a convolutional encoder (conv, batch norm, sigmoid) to few channels with an
-optional stride-2 spatial reduction, 8-bit uniform quantisation of the sigmoid output, and a
+optional strided spatial reduction, 8-bit uniform quantisation of the sigmoid output, and a
 convolutional decoder (transposed conv when the encoder strided). The payload is the quantised
 bytes as they are, one byte per value: BottleNet++ has no entropy coder.
 """
@@ -29,19 +29,19 @@ class BottleNetCodec(nn.Module):
 
     def __init__(self, channels: int, k: int, stride: int = 1, hidden: int = 64) -> None:
         super().__init__()
-        if stride not in (1, 2):
-            raise ValueError(f"stride must be 1 or 2, not {stride}")
+        if stride not in (1, 2, 3, 4):
+            raise ValueError(f"stride must be 1..4, not {stride}")
         self.channels, self.k, self.stride = channels, k, stride
         self.encoder = nn.Sequential(nn.Conv2d(channels, k, 3, stride=stride, padding=1, bias=False),
                                      nn.BatchNorm2d(k), nn.Sigmoid())
-        up = (nn.ConvTranspose2d(k, hidden, 3, stride=2, padding=1, bias=False) if stride == 2
+        up = (nn.ConvTranspose2d(k, hidden, 3, stride=stride, padding=1, bias=False) if stride > 1
               else nn.Conv2d(k, hidden, 3, padding=1, bias=False))
         self.decoder = nn.Sequential(up, nn.BatchNorm2d(hidden), nn.ReLU(inplace=True),
                                      nn.Conv2d(hidden, channels, 3, padding=1, bias=False),
                                      nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
 
     def _decode(self, y: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        out = self.decoder[0](y, output_size=size) if self.stride == 2 else self.decoder[0](y)
+        out = self.decoder[0](y, output_size=size) if self.stride > 1 else self.decoder[0](y)
         return self.decoder[1:](out)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     from models.profile_write import build_profile
 
+    args.command = "aecnn-models profile " + " ".join(sys.argv[1:] if argv is None else argv)
     prof, samples = build_profile(run, args)
     name = args.name or args.out.name
     write_profile(args.out, name, prof, samples)
@@ -137,10 +138,10 @@ def write_profile(out: Path, name: str, prof: dict, samples) -> None:
         os.replace(tmp, out / fname)
 
 
-def provenance(run: Run, levels: list[Level], n: int) -> dict:
+def provenance(run: Run, levels: list[Level], n: int, command: str) -> dict:
     ckpts = [run.path("backbone.pt")] + [lv.path for lv in levels]
     return {
-        "command": "aecnn-models profile " + " ".join(sys.argv[1:]) if sys.argv else "",
+        "command": command,
         "git_commit": timing.git_commit(),
         "checkpoints": {p.name: sha256(p) for p in ckpts},
         "run_config": dict(vars(run.config)),

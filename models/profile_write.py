@@ -125,6 +125,18 @@ def _stages(run: Run, net, head: Head, tail: Tail, levels: list[Level], int8: In
     return st
 
 
+def _coder_times(lv: Level, head: Head, run: Run, repeats: int) -> dict:
+    """Median time of the entropy coder alone on one feature (encode, decode), in ms."""
+    with torch.no_grad():
+        sym = lv.codec.symbols(head(run.tensors("test").tensors[0][:32].to(run.device))).cpu().numpy()
+    coder = lv.codec.entropy
+    data = [coder.encode(s) for s in sym]
+    enc = np.median([timing.time_cpu_ms(lambda s=s: coder.encode(s), repeats=repeats) for s in sym[:8]])
+    dec = np.median([timing.time_cpu_ms(lambda d=d: coder.decode(d, sym.shape[1:]), repeats=repeats)
+                     for d in data[:8]])
+    return {"entropy_encode_ms": round(float(enc), 4), "entropy_decode_ms": round(float(dec), 4)}
+
+
 def build_profile(run: Run, args: argparse.Namespace) -> tuple[dict, pd.DataFrame]:
     """Everything the profile holds: provenance, hardware, stages, schemes, and per-image samples."""
     net = run.load_backbone()
@@ -148,7 +160,8 @@ def build_profile(run: Run, args: argparse.Namespace) -> tuple[dict, pd.DataFram
         schemes[lv.name] = {"kind": "split", "device": ["head", f"{lv.name}-encode"],
                             "edge": [f"{lv.name}-decode", "tail"]}
         if lv.kind == "aecnn":
-            schemes[lv.name].update({"k": lv.codec.k, "bits": lv.codec.bits, "coder": lv.codec.entropy.coder})
+            schemes[lv.name].update({"k": lv.codec.k, "bits": lv.codec.bits, "coder": lv.codec.entropy.coder,
+                                     **_coder_times(lv, head, run, args.repeats)})
         else:
             schemes[lv.name].update({"k": lv.codec.k, "stride": lv.codec.stride, "bits": 8})
     for name, sc in schemes.items():
@@ -167,7 +180,7 @@ def build_profile(run: Run, args: argparse.Namespace) -> tuple[dict, pd.DataFram
     hardware = {HOST: f"{m['cpu']}, {m['threads']} torch threads, torch {m['torch']}"}
     if "gpu" in m:
         hardware["cuda-" + m["gpu"].replace(" ", "-").lower()] = m["gpu"]
-    prof = {"provenance": provenance(run, levels, len(samples)), "hardware": hardware,
+    prof = {"provenance": provenance(run, levels, len(samples), args.command), "hardware": hardware,
             "feature": {"split": run.config.split, "shape": feat_shape, "float32_bytes": f32},
             "stages": stages, "schemes": schemes}
     return prof, samples

@@ -79,10 +79,14 @@ def step_attention(run: Run, spec: FitSpec, sparsity: float = 1e-3) -> torch.Ten
     return ranking
 
 
+def _limit(data: TensorDataset, n: int | None) -> TensorDataset:
+    return data if n is None else TensorDataset(*(t[:n] for t in data.tensors))
+
+
 def _two_phase(run: Run, name: str, codec: nn.Module, spec3: FitSpec, spec4: FitSpec,
-               phase3: str) -> tuple[Tail, float]:
+               phase3: str, max_train: int | None) -> tuple[Tail, float]:
     """Phase 3 (backbone frozen) then phase 4 (fine-tune codec decoder and tail)."""
-    train = cached_features(run, "train")
+    train = _limit(cached_features(run, "train"), max_train)
     tail = _frozen_tail(run)
     model = nn.ModuleDict({"codec": codec, "tail": tail}).to(run.device)
 
@@ -110,7 +114,8 @@ def _two_phase(run: Run, name: str, codec: nn.Module, spec3: FitSpec, spec4: Fit
     return tail, acc
 
 
-def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64) -> float:
+def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64,
+               max_train: int | None = None) -> float:
     """Steps 3 and 4 for AECNN with the top-``k`` channels at ``bits`` bits; save ``aecnn-k{k}b{bits}.pt``."""
     torch.manual_seed(spec3.seed)
     name = f"aecnn-k{k}b{bits}"
@@ -119,7 +124,7 @@ def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidd
     codec = AECNNCodec(train.tensors[0].shape[1], k, bits, hidden)
     codec.index.copy_(ranking[:k])
     codec.quant.calibrate(codec.select(train.tensors[0][:5000].float()))
-    tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3="mse")
+    tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3="mse", max_train=max_train)
     codec.eval()
     with torch.no_grad():
         sym = torch.cat([codec.symbols(x.float().to(run.device)).cpu()
@@ -135,13 +140,14 @@ def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidd
     return acc
 
 
-def step_bottlenet(run: Run, k: int, stride: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64) -> float:
+def step_bottlenet(run: Run, k: int, stride: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64,
+                   max_train: int | None = None) -> float:
     """BottleNet++ with ``k`` channels and ``stride``: encoder/decoder with frozen backbone, then fine-tune."""
     torch.manual_seed(spec3.seed)
     name = f"bottlenet-k{k}s{stride}"
     channels = cached_features(run, "train").tensors[0].shape[1]
     codec = BottleNetCodec(channels, k, stride, hidden)
-    tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3="ce")
+    tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3="ce", max_train=max_train)
     atomic_save({"kind": "bottlenet", "k": k, "stride": stride, "hidden": hidden,
                  "codec": codec.state_dict(), "tail": tail.state_dict(), "test_accuracy": acc,
                  "config": asdict(run.config), "fit3": asdict(spec3), "fit4": asdict(spec4)},

@@ -121,10 +121,11 @@ def _add_later_steps(sub) -> None:
         if name == "aecnn":
             c.add_argument("--bits", type=int, required=True, help="quantiser bits (1..8)")
         else:
-            c.add_argument("--stride", type=int, choices=[1, 2], default=1, help="encoder stride")
+            c.add_argument("--stride", type=int, choices=[1, 2, 3, 4], default=1, help="encoder stride")
         c.add_argument("--finetune-epochs", type=int, default=1, help="epochs of step 4")
         c.add_argument("--finetune-lr", type=float, default=3e-4, help="peak learning rate of step 4")
         c.add_argument("--hidden", type=int, default=64, help="decoder width")
+        c.add_argument("--max-train", type=int, default=None, help="train on the first N cached features")
 
 
 def _dispatch_later(args: argparse.Namespace, run: Run, spec: FitSpec) -> int:
@@ -136,9 +137,9 @@ def _dispatch_later(args: argparse.Namespace, run: Run, spec: FitSpec) -> int:
         return 0
     spec4 = steps.finetune_spec(spec, args.finetune_epochs, args.finetune_lr)
     if args.step == "aecnn":
-        acc = steps.step_aecnn(run, args.k, args.bits, spec, spec4, args.hidden)
+        acc = steps.step_aecnn(run, args.k, args.bits, spec, spec4, args.hidden, args.max_train)
     else:
-        acc = steps.step_bottlenet(run, args.k, args.stride, spec, spec4, args.hidden)
+        acc = steps.step_bottlenet(run, args.k, args.stride, spec, spec4, args.hidden, args.max_train)
     print(f"{args.step} k={args.k}: test accuracy {acc:.4f}")
     return 0
 

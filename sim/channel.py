@@ -54,16 +54,21 @@ class BlockFading(SnrProcess):
         self.mean_lin, self.tc, self.rng, self.k = 10 ** (mean_snr_db / 10), coherence_s, rng, k_factor
         self.gains = np.empty(0)
 
+    CHUNK = 1024  # blocks drawn at a time; fixed, so the draws never depend on the query pattern
+
     def _extend(self, n: int) -> None:
-        m = max(n, 2 * len(self.gains), 1024)
-        re, im = self.rng.standard_normal((2, m - len(self.gains))) * math.sqrt(0.5)
-        if self.k is None:
-            g = re**2 + im**2
-        else:
-            los = math.sqrt(self.k / (self.k + 1))
-            s = math.sqrt(1 / (self.k + 1))
-            g = (los + s * re) ** 2 + (s * im) ** 2
-        self.gains = np.concatenate([self.gains, g])
+        chunks = []
+        have = len(self.gains)
+        while have < n:
+            re, im = self.rng.standard_normal((2, self.CHUNK)) * math.sqrt(0.5)
+            if self.k is None:
+                g = re**2 + im**2
+            else:
+                los, s = math.sqrt(self.k / (self.k + 1)), math.sqrt(1 / (self.k + 1))
+                g = (los + s * re) ** 2 + (s * im) ** 2
+            chunks.append(g)
+            have += self.CHUNK
+        self.gains = np.concatenate([self.gains, *chunks])
 
     def segment(self, t: float) -> tuple[float, float]:
         i = int(t // self.tc)

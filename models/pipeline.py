@@ -1,0 +1,121 @@
+"""``aecnn-models pipeline``: every training step and the profile, in order, skipping what is done.
+
+AECNN levels are planned from target compression ratios: after step 2 the quantiser of each
+candidate (k channels, n bits) is calibrated on training features and its coded size estimated
+from the symbol entropy under a fitted model (the ratio a level really reaches is then measured
+by the profiler on real bitstreams). For each target the candidate with the most bytes that still
+reaches the target is trained. BottleNet++ levels are given as k:stride pairs.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models import steps
+from models.aecnn import UniformQuantizer
+from models.data import DataMissing
+from models.entropy import fit_probabilities
+from models.fit import FitSpec, setup_logging
+from models.run import Run, RunConfig
+from models.train import step_backbone
+
+log = logging.getLogger("aecnn.pipeline")
+CANDIDATE_K = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+CANDIDATE_BITS = (1, 2, 3, 4, 6, 8)
+OVERHEAD_BYTES = 2.0  # measured ANS overhead per feature beyond the entropy, roughly
+
+
+def estimate_bytes(feats: torch.Tensor, ranking: torch.Tensor, k: int, bits: int) -> float:
+    """Estimated mean coded bytes of (k, bits): entropy under the fitted model plus overhead."""
+    z = feats[:, ranking[:k]].float()
+    q = UniformQuantizer(k, bits)
+    q.calibrate(z)
+    sym = q.symbols(z).numpy()
+    p = fit_probabilities(sym, 2**bits)
+    bits_per = -np.log2(p[np.arange(k)[None, :, None, None], sym]).sum(axis=(1, 2, 3))
+    return float(bits_per.mean() / 8 + OVERHEAD_BYTES)
+
+
+def plan_levels(run: Run, ratios: list[float], sample: int = 4000) -> list[tuple[int, int, float]]:
+    """(k, bits, estimated ratio) per target ratio."""
+    feats = steps.cached_features(run, "train").tensors[0][:sample]
+    ranking = torch.load(run.path("attention.pt"), weights_only=False)["ranking"]
+    f32 = feats[0].numel() * 4
+    est = {(k, b): f32 / estimate_bytes(feats, ranking, k, b)
+           for k in CANDIDATE_K if k <= feats.shape[1] for b in CANDIDATE_BITS}
+    plan = []
+    for r in ratios:
+        ok = [(f32 / e, k, b) for (k, b), e in est.items() if e >= r]
+        if not ok:
+            log.info("no candidate reaches %sx", r)
+            continue
+        _, k, b = max(ok)
+        plan.append((k, b, est[(k, b)]))
+        log.info("target %sx: k=%d bits=%d (estimated %.0fx)", r, k, b, est[(k, b)])
+    return list(dict.fromkeys(plan))
+
+
+def setup_args() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aecnn-models pipeline", description=__doc__)
+    p.add_argument("--run", type=Path, required=True)
+    p.add_argument("--profile-out", type=Path, default=None, help="write the profile here at the end")
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--depth", type=int, default=50, choices=[14, 26, 50])
+    p.add_argument("--width-per-group", type=int, default=64)
+    p.add_argument("--stem", default="imagenet", choices=["imagenet", "cifar"])
+    p.add_argument("--split", default="layer1", choices=["layer1", "layer2", "layer3", "layer4"])
+    p.add_argument("--train-subset", type=int, default=None)
+    p.add_argument("--test-subset", type=int, default=None)
+    p.add_argument("--backbone-epochs", type=int, default=4)
+    p.add_argument("--backbone-lr", type=float, default=0.1)
+    p.add_argument("--attention-epochs", type=int, default=1)
+    p.add_argument("--codec-epochs", type=int, default=1, help="epochs of step 3 per level")
+    p.add_argument("--finetune-epochs", type=int, default=1, help="epochs of step 4 per level")
+    p.add_argument("--max-train", type=int, default=None, help="cached training features used in steps 3-4")
+    p.add_argument("--ratios", default="256,1024,4096", help="AECNN target compression ratios")
+    p.add_argument("--bottlenet", default="4:1,1:1,1:3", help="BottleNet++ levels as k:stride")
+    p.add_argument("--repeats", type=int, default=20, help="profiler repetitions")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = setup_args().parse_args(argv)
+    cfg = RunConfig(dataset=args.dataset, data_root=args.data_root, depth=args.depth,
+                    width_per_group=args.width_per_group, stem=args.stem, split=args.split,
+                    train_subset=args.train_subset, test_subset=args.test_subset, seed=args.seed)
+    try:
+        run = Run(args.run, cfg)
+        run.images("train")
+    except (DataMissing, FileNotFoundError, ValueError) as e:
+        print(f"aecnn-models pipeline: {e}", file=sys.stderr)
+        return 2
+    setup_logging(run.path("train.log"))
+    if not run.path("backbone.pt").exists():
+        step_backbone(run, FitSpec(epochs=args.backbone_epochs, lr=args.backbone_lr, seed=args.seed))
+    if not run.path("attention.pt").exists():
+        steps.step_attention(run, FitSpec(epochs=args.attention_epochs, lr=1e-3, optimizer="adam", seed=args.seed))
+    spec3 = FitSpec(epochs=args.codec_epochs, lr=1e-3, optimizer="adam", seed=args.seed)
+    spec4 = FitSpec(epochs=args.finetune_epochs, lr=3e-4, optimizer="adam", seed=args.seed)
+    for k, b, _ in plan_levels(run, [float(r) for r in args.ratios.split(",") if r]):
+        if not run.path(f"aecnn-k{k}b{b}.pt").exists():
+            steps.step_aecnn(run, k, b, spec3, spec4, max_train=args.max_train)
+    for item in [s for s in args.bottlenet.split(",") if s]:
+        k, stride = (int(v) for v in item.split(":"))
+        if not run.path(f"bottlenet-k{k}s{stride}.pt").exists():
+            steps.step_bottlenet(run, k, stride, spec3, spec4, max_train=args.max_train)
+    if args.profile_out:
+        from models.profile import main as profile_main
+
+        return profile_main(["--run", str(args.run), "--out", str(args.profile_out), "--repeats", str(args.repeats)])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

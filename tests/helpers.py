@@ -1,0 +1,63 @@
+"""Small profiles and scenarios that tests write themselves (no torch needed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+
+def write_profile(folder: Path, stages: dict, schemes: dict, columns: dict[str, np.ndarray]) -> Path:
+    """A profile folder with the given stages ({name: {hw: {batch: ms}}}), schemes and sample columns.
+
+    schemes: {name: (kind, device_stages, edge_stages)}; columns must hold label and, per scheme,
+    <name>_bytes and <name>_correct.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "name": folder.name,
+        "provenance": {"command": "written by a test", "machine": {"cpu": "none"}},
+        "hardware": {"hw": "test hardware"},
+        "stages": {n: {"flops": 0, "params": 0, "latency_ms": lat} for n, lat in stages.items()},
+        "schemes": {n: {"kind": k, "device": list(d), "edge": list(e), "bytes_column": f"{n}_bytes",
+                        "correct_column": f"{n}_correct"} for n, (k, d, e) in schemes.items()},
+    }
+    (folder / "profile.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    names = list(columns)
+    n = len(columns[names[0]])
+    lines = [",".join(["index"] + names)]
+    lines += [",".join([str(i)] + [str(int(columns[c][i])) for c in names]) for i in range(n)]
+    (folder / "samples.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def simple_profile(folder: Path, payload: int = 1000, n: int = 10, device_ms: float = 5.0,
+                   edge_ms: float = 2.0) -> Path:
+    """Schemes 'local' (device full model) and 'split' (device head, fixed payload, edge tail)."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, n)
+    return write_profile(
+        folder,
+        stages={"full": {"hw": {1: 4 * device_ms}}, "head": {"hw": {1: device_ms}},
+                "tail": {"hw": {1: edge_ms, 4: 2 * edge_ms}}},
+        schemes={"local": ("local", ["full"], []), "split": ("split", ["head"], ["tail"])},
+        columns={"label": labels, "local_bytes": np.zeros(n), "local_correct": np.ones(n),
+                 "split_bytes": np.full(n, payload), "split_correct": (np.arange(n) % 2 == 0)},
+    )
+
+
+def write_scenario(path: Path, profile: Path, **sections) -> Path:
+    """A scenario YAML: top-level keys from ``sections`` over small defaults."""
+    data = {"name": "test", "profile": str(profile), "schemes": ["split"], "seeds": [0],
+            "tasks": {"arrival": {"process": "periodic", "period_ms": 1000}, "count": 1, "deadline_ms": 100},
+            "devices": {"count": 1, "hardware": "hw", "speed": 1.0},
+            "channel": {"bandwidth_hz": 1e6, "snr_db": 10, "fading": {"model": "none"},
+                        "rate": {"model": "shannon", "efficiency": 1.0}},
+            "edge": {"hardware": "hw", "speed": 1.0}}
+    for k, v in sections.items():
+        if isinstance(v, dict) and isinstance(data.get(k), dict):
+            data[k] = {**data[k], **v}
+        else:
+            data[k] = v
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

@@ -1,0 +1,117 @@
+"""Common random numbers, reproducibility, and the channel's statistics."""
+import math
+
+import numpy as np
+import pandas as pd
+from helpers import write_profile, write_scenario
+
+from sim.channel import BlockFading, GilbertElliott, Link, RateModel, make_snr_process, rng_for
+from sim.engine import RECORD_FIELDS, simulate
+from sim.profile import load_profile
+from sim.results import records_frame, summarize
+from sim.scenario import Rate, load_scenario
+
+
+def _profile(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 200
+    return write_profile(
+        tmp_path / "p",
+        stages={"full": {"hw": {1: 30.0}}, "head": {"hw": {1: 8.0}}, "enc": {"hw": {1: 0.5}},
+                "png": {"hw": {1: 0.2}}, "tail": {"hw": {1: 3.0, 8: 9.0}}},
+        schemes={"local": ("local", ["full"], []), "offload": ("offload", ["png"], ["tail"]),
+                 "aecnn": ("split", ["head", "enc"], ["tail"])},
+        columns={"label": rng.integers(0, 10, n), "local_bytes": np.zeros(n), "local_correct": rng.random(n) < 0.9,
+                 "offload_bytes": rng.integers(300, 900, n), "offload_correct": rng.random(n) < 0.9,
+                 "aecnn_bytes": rng.integers(20, 60, n), "aecnn_correct": rng.random(n) < 0.88})
+
+
+def _scenario(tmp_path, prof, **kw):
+    base = dict(schemes=["local", "offload", "aecnn"], seeds=[3],
+                tasks={"arrival": {"process": "poisson", "rate_per_s": 20}, "count": 300, "deadline_ms": 80},
+                devices={"count": 3, "hardware": "hw", "speed": 1.0},
+                channel={"bandwidth_hz": 2e5, "snr_db": 3, "fading": {"model": "rayleigh", "coherence_ms": 5}})
+    base.update(kw)
+    return load_scenario(write_scenario(tmp_path / "s.yaml", prof, **base))
+
+
+def test_same_seed_same_summary(tmp_path):
+    prof = _profile(tmp_path)
+    sc = _scenario(tmp_path, prof)
+    p = load_profile(prof)
+    a, b = simulate(sc, p, "aecnn", 3), simulate(sc, p, "aecnn", 3)
+    sa, sb = summarize(records_frame(a), a), summarize(records_frame(b), b)
+    assert sa == sb
+    c = simulate(sc, p, "aecnn", 4)
+    assert summarize(records_frame(c), c) != sa  # another seed really is another run
+
+
+def test_schemes_share_arrivals_images_and_channel(tmp_path):
+    prof = _profile(tmp_path)
+    sc = _scenario(tmp_path, prof)
+    p = load_profile(prof)
+    frames = {s: records_frame(simulate(sc, p, s, 3)).sort_values(["device", "task"]) for s in sc.schemes}
+    ref = frames["local"]
+    for s, f in frames.items():
+        assert f["arrival_ms"].tolist() == ref["arrival_ms"].tolist(), s
+        assert f["image"].tolist() == ref["image"].tolist(), s
+    # the channel: the same SNR at the same times, whatever traffic asked for it in whatever order
+    a, b = make_snr_process(sc.channel, 3), make_snr_process(sc.channel, 3)
+    times = np.linspace(0, 20, 500)
+    fwd = [a.segment(t)[0] for t in times]
+    rev = [b.segment(t)[0] for t in times[::-1]][::-1]
+    assert fwd == rev
+    assert len(set(np.round(fwd, 6))) > 100  # and it does fade
+
+
+def test_gilbert_elliott_stationary_share():
+    ge = GilbertElliott(10.0, -15.0, good_mean_s=0.8, bad_mean_s=0.2, rng=rng_for(5, 1))
+    share = ge.share_good(20_000.0)
+    assert abs(share - 0.8) < 0.01, share
+    # equal mean SNR: the time-average linear SNR is the scenario's mean
+    lin = 0.8 * 10 ** (ge.snr_db[True] / 10) + 0.2 * 10 ** (ge.snr_db[False] / 10)
+    assert math.isclose(10 * math.log10(lin), 10.0, abs_tol=1e-9)
+
+
+def test_rayleigh_mean_gain_and_transfer_across_blocks():
+    bf = BlockFading(0.0, 0.01, rng_for(1, 1))
+    g = [10 ** (bf.segment(i * 0.01 + 0.005)[0] / 10) for i in range(20000)]
+    assert abs(np.mean(g) - 1.0) < 0.03
+    link = Link(bf, RateModel(Rate(model="shannon", efficiency=1.0), 1e5))
+    t = link.transfer_time(0.0, 1e5)  # about a second of air time: spans ~100 coherence blocks
+    bits, tt = 0.0, 0.0
+    while tt < t - 1e-12:
+        snr, end = bf.segment(tt)
+        dt = min(end, t) - tt
+        bits += 1e5 * math.log2(1 + 10 ** (snr / 10)) * dt
+        tt += dt
+    assert t > 0.3 and abs(bits - 1e5) < 1e-3
+
+
+def test_cqi_rate_table_and_outage():
+    rm = RateModel(Rate(model="cqi", bler=0.1, max_harq=3), 1e6)
+    assert rm.rate_bps(-20) == 0.0
+    assert math.isclose(rm.rate_bps(30), 5.5547e6)
+    tries, ok = rm.attempts(10_000, rng_for(0, 4))
+    assert abs(tries.mean() - 1 / 0.9) < 0.02 and tries.max() <= 4
+
+
+def test_harq_losses_and_outage_statuses(tmp_path):
+    prof = _profile(tmp_path)
+    sc = _scenario(tmp_path, prof, channel={"bandwidth_hz": 2e5, "snr_db": -30, "fading": {"model": "none"},
+                                            "rate": {"model": "cqi"}})
+    rec = records_frame(simulate(sc, load_profile(prof), "aecnn", 0))
+    assert (rec["status"] == "outage").all() and not rec["met"].any()
+
+
+def test_drop_frees_resources(tmp_path):
+    prof = _profile(tmp_path)
+    kw = dict(tasks={"arrival": {"process": "periodic", "period_ms": 10}, "count": 200, "deadline_ms": 40},
+              devices={"count": 1, "hardware": "hw", "speed": 1.0})
+    late = records_frame(simulate(_scenario(tmp_path, prof, **kw), load_profile(prof), "local", 0))
+    kw["tasks"]["on_deadline"] = "drop"
+    drop = records_frame(simulate(_scenario(tmp_path, prof, **kw), load_profile(prof), "local", 0))
+    assert late["status"].eq("done").all() and late["latency_ms"].max() > 1000  # queue grows: 30 ms work per 10 ms
+    assert drop["status"].eq("dropped").sum() > 100
+    assert drop.loc[drop["status"] == "done", "latency_ms"].max() <= 40 + 1e-9
+    assert RECORD_FIELDS[-1] == "correct" and isinstance(late, pd.DataFrame)

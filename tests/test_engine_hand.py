@@ -1,0 +1,35 @@
+"""One task on a static channel: latency equals the sum computed by hand."""
+import math
+
+from helpers import simple_profile, write_scenario
+
+from sim.engine import RECORD_FIELDS, simulate
+from sim.profile import load_profile
+from sim.scenario import load_scenario
+
+
+def test_one_task_static_channel_latency_by_hand(tmp_path):
+    prof = simple_profile(tmp_path / "p", payload=3000, device_ms=5.0, edge_ms=2.0)
+    sc = load_scenario(write_scenario(
+        tmp_path / "s.yaml", prof,
+        devices={"count": 1, "hardware": "hw", "speed": 0.5},
+        channel={"bandwidth_hz": 2e6, "snr_db": 10.0, "fading": {"model": "none"},
+                 "rate": {"model": "shannon", "efficiency": 0.8}, "mtu_bytes": 1500, "header_bytes": 40,
+                 "downlink": {"result_bytes": 100, "rate_bps": 1e6}, "propagation_ms": 3.0},
+        edge={"hardware": "hw", "speed": 4.0}))
+    rec = simulate(sc, load_profile(prof), "split", seed=0).records
+    assert len(rec) == 1
+    # by hand: device 5 ms / 0.5; 3000 B in 3 packets of <=1460 B payload + 40 B header each;
+    # Shannon rate 0.8 * 2 MHz * log2(1 + 10); edge 2 ms / 4; downlink 800 bit at 1 Mbit/s; 2 x 3 ms.
+    rate = 0.8 * 2e6 * math.log2(1 + 10 ** (10 / 10))
+    expected_ms = 5.0 / 0.5 + (3000 + 3 * 40) * 8 / rate * 1e3 + 2.0 / 4.0 + 800 / 1e6 * 1e3 + 2 * 3.0
+    latency = rec[0][RECORD_FIELDS.index("latency_ms")]
+    assert abs(latency - expected_ms) < 1e-9, (latency, expected_ms)
+
+
+def test_local_scheme_uses_device_only(tmp_path):
+    prof = simple_profile(tmp_path / "p", device_ms=5.0)
+    sc = load_scenario(write_scenario(tmp_path / "s.yaml", prof, schemes=["local"]))
+    rec = simulate(sc, load_profile(prof), "local", seed=0).records
+    assert abs(rec[0][RECORD_FIELDS.index("latency_ms")] - 20.0) < 1e-9  # the full model: 4 x 5 ms, nothing sent
+    assert rec[0][RECORD_FIELDS.index("air_bytes")] == 0
