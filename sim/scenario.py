@@ -168,7 +168,7 @@ def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scena
     data = copy.deepcopy(data)
     data.pop("source", None)
     _resolve_paths(data, base or Path(source).parent)
-    sc = schema.build(Scenario, data, str(source))
+    sc = replace(schema.build(Scenario, data, str(source)), source=str(source))
     if not Path(sc.profile, "profile.yaml").is_file():
         raise ConfigError(source, "profile", sc.profile, "no profile.yaml in that folder")
     for k in sc.sweep.grid:
@@ -177,10 +177,13 @@ def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scena
         values = sc.sweep.grid[k]
         if not isinstance(values, list) or not values:
             raise ConfigError(source, f"sweep.grid.{k}", values, "must be a non-empty list")
-        override(sc, {k: values[0]})  # every swept key must exist and take its values
-        for v in values:
-            override(sc, {k: v})
-    return replace(sc, source=str(source))
+        for v in values:  # every swept key must exist and take each of its values
+            try:
+                override(sc, {k: v})
+            except ConfigError as e:
+                key = e.key if e.key.startswith("sweep.grid.") else f"sweep.grid.{k} -> {e.key}"
+                raise ConfigError(source, key, v, e.problem) from None
+    return sc
 
 
 def load_scenario(path: str | Path) -> Scenario:

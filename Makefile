@@ -1,0 +1,46 @@
+# Set-up and everyday commands. PYTHON may name another interpreter (a virtualenv's, say).
+PYTHON ?= python3
+PIP = $(PYTHON) -m pip
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PROFILE = profiles/fashion-mnist-resnet50
+
+.PHONY: demo test test-slow data install install-all lint profile evaluate bench clean
+
+## demo: install the simulator (no torch) and run the paper sweep on the embedded profile
+demo: install
+	$(PYTHON) -m sim.cli sweep scenarios/paper.yaml --workers 2
+	@echo "figures: results/paper/figures/{hit_rate,latency_cdf,stage_breakdown,acc_vs_deadline}.{png,svg}"
+
+install:
+	$(PIP) install -q .
+
+## test: install everything (models extra, dev tools, the Debian Fashion-MNIST package) and run the tests
+test: install-all data
+	$(PYTHON) -m pytest -q -m "not slow"
+
+test-slow: install-all data
+	$(PYTHON) -m pytest -q
+
+install-all:
+	$(PIP) install -q ".[models,dev]"
+
+data:
+	@if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; fi
+
+lint:
+	$(PYTHON) -m ruff check sim models tests benchmarks
+
+## profile: retrain and re-profile the embedded default (hours on a 2-core CPU; minutes on a GPU)
+profile: install-all data
+	$(PYTHON) -m models.cli pipeline --run runs/fmnist-r50 --profile-out $(PROFILE) \
+		--backbone-epochs 4 --max-train 20000 --ratios 256,1024,4096 --bottlenet 4:1,1:1,1:3
+
+evaluate:
+	$(PYTHON) -m models.cli evaluate $(PROFILE)
+
+bench: install
+	$(PYTHON) benchmarks/bench_sim.py
+
+clean:
+	rm -rf build *.egg-info .pytest_cache

@@ -1,0 +1,79 @@
+"""The whole model side on real data, small: every training step, the profiler, the simulator on it."""
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+torch = pytest.importorskip("torch")
+
+from models import data  # noqa: E402
+from models.cli import main as models_main  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_profile(tmp_path_factory):
+    if not data.FASHION_MNIST_DIR.is_dir():
+        pytest.skip("apt-get install dataset-fashion-mnist")
+    torch.set_num_threads(2)
+    tmp = tmp_path_factory.mktemp("tiny")
+    code = models_main(["pipeline", "--run", str(tmp / "run"), "--profile-out", str(tmp / "profile"),
+                        "--depth", "14", "--width-per-group", "16", "--train-subset", "600",
+                        "--test-subset", "200", "--backbone-epochs", "2", "--backbone-lr", "0.05",
+                        "--ratios", "64,512", "--bottlenet", "1:1", "--repeats", "2"])
+    assert code == 0
+    return tmp
+
+
+def test_every_step_leaves_a_checkpoint_with_its_configuration(tiny_profile):
+    run = tiny_profile / "run"
+    names = {p.name for p in run.glob("*.pt")}
+    assert {"backbone.pt", "attention.pt", "bottlenet-k1s1.pt"} <= names
+    assert len([n for n in names if n.startswith("aecnn-")]) >= 1
+    assert not list(run.glob("*.partial*"))  # finished steps leave no resumption state
+    ck = torch.load(run / "backbone.pt", weights_only=False)
+    assert ck["config"]["depth"] == 14 and ck["config"]["train_subset"] == 600 and ck["fit"]["epochs"] == 2
+    assert "aecnn" in (run / "train.log").read_text()
+
+
+def test_profile_is_real_and_simulator_loads_it(tiny_profile, tmp_path):
+    prof_dir = tiny_profile / "profile"
+    prof = yaml.safe_load((prof_dir / "profile.yaml").read_text())
+    samples = pd.read_csv(prof_dir / "samples.csv")
+    assert len(samples) == 200
+    assert len(prof["provenance"]["checkpoints"]["backbone.pt"]) == 64
+    assert prof["feature"]["float32_bytes"] == 256 * 7 * 7 * 4
+    aecnn = [n for n in prof["schemes"] if n.startswith("aecnn-")]
+    for n in aecnn:
+        b = samples[f"{n}_bytes"]
+        assert b.min() > 0 and b.nunique() > 1  # real, image-dependent bitstream lengths
+        assert prof["schemes"][n]["compression_ratio"] > 32
+    png = samples["full-offload_bytes"]
+    assert 100 < png.mean() < 28 * 28 + 200  # PNG of a 28x28 grayscale image
+    assert (samples["split-f32_bytes"] == 50176).all()
+    for st in ("full", "head", "tail"):
+        assert prof["stages"][st]["flops"] > 0 and prof["stages"][st]["latency_ms"]["host-cpu"][1] > 0
+
+    from sim.cli import main as sim_main
+
+    sc = tmp_path / "s.yaml"
+    sc.write_text(yaml.safe_dump({
+        "name": "tiny", "profile": str(prof_dir), "schemes": ["full-offload", aecnn[0], "local"],
+        "tasks": {"arrival": {"process": "poisson", "rate_per_s": 2}, "count": 40, "deadline_ms": 500},
+        "channel": {"bandwidth_hz": 1e5, "snr_db": 0}}))
+    assert sim_main(["run", str(sc), "--out", str(tmp_path / "res"), "--no-plot"]) == 0
+    res = pd.read_csv(tmp_path / "res" / "records.csv")
+    row = res[res["scheme"] == aecnn[0]]
+    merged = row.merge(samples, left_on="image", right_on="index")
+    np.testing.assert_array_equal(merged["bytes"], merged[f"{aecnn[0]}_bytes"])  # each task carries its image's bytes
+
+
+def test_evaluate_prints_table_and_targets(tiny_profile, capsys):
+    assert models_main(["evaluate", str(tiny_profile / "profile")]) == 0
+    out = capsys.readouterr().out
+    assert "| scheme |" in out and "backbone accuracy" in out and "coded/entropy" in out
+
+
+def test_missing_data_exits_2(tmp_path, capsys):
+    code = models_main(["train", "backbone", "--run", str(tmp_path / "r"), "--dataset", "cifar-10",
+                        "--data-root", str(tmp_path)])
+    assert code == 2 and "data_batch_1" in capsys.readouterr().err
