@@ -16,6 +16,7 @@ install:
 
 ## test: install everything (models extra, dev tools, the Debian Fashion-MNIST package) and run the tests
 test: install-all data
+	$(PYTHON) -m ruff check sim models tests benchmarks
 	$(PYTHON) -m pytest -q -m "not slow"
 
 test-slow: install-all data

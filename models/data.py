@@ -50,7 +50,7 @@ class ImageSet:
         std = float(x.std()) if std is None else std
         return TensorDataset((x - mean) / std, torch.from_numpy(self.labels.astype(np.int64)))
 
-    def subset(self, n: int | None) -> "ImageSet":
+    def subset(self, n: int | None) -> ImageSet:
         """The first ``n`` images (all when ``n`` is None)."""
         if n is None or n >= len(self.labels):
             return self

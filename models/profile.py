@@ -149,7 +149,7 @@ def provenance(run: Run, levels: list[Level], n: int, command: str) -> dict:
         "split": "test",
         "n_samples": n,
         "machine": timing.machine(),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -76,12 +76,13 @@ def _per_sample(run: Run, head: Head, tail: Tail, net, levels: list[Level], int8
 def _latency(fn_of_batch, batch_sizes: list[int], repeats: int) -> dict:
     out = {HOST: {}}
     for b in batch_sizes:
-        out[HOST][b] = round(timing.time_cpu_ms(lambda: fn_of_batch(b), repeats=max(3, repeats // max(1, b // 4))), 4)
+        reps = max(3, repeats // max(1, b // 4))
+        out[HOST][b] = round(timing.time_cpu_ms(lambda b=b: fn_of_batch(b), repeats=reps), 4)
     if torch.cuda.is_available():
         key = "cuda-" + torch.cuda.get_device_name(0).replace(" ", "-").lower()
         out[key] = {}
         for b in (1, 2, 4, 8, 16, 32, 64):
-            out[key][b] = round(timing.time_cuda_ms(lambda: fn_of_batch(b), repeats=repeats), 4)
+            out[key][b] = round(timing.time_cuda_ms(lambda b=b: fn_of_batch(b), repeats=repeats), 4)
     return out
 
 
@@ -119,8 +120,12 @@ def _stages(run: Run, net, head: Head, tail: Tail, levels: list[Level], int8: In
             dec = lambda b, lv=lv, s=strings, ss=sshape: lv.codec.decompress(s[:b], ss, shape[1:])  # noqa: E731
         enc_params = 0 if lv.kind == "aecnn" else timing.count_params(lv.codec.encoder)
         stage(f"{lv.name}-encode", lambda b, lv=lv: lv.codec.compress(z64[:b]), enc_flops, enc_params, [1])
-        dec_flops = timing.count_flops(lv.codec.decoder, lv.codec.quant.dequantize(lv.codec.symbols(z64[:1]))) \
-            if lv.kind == "aecnn" else timing.count_flops(lambda t: lv.codec._decode(lv.codec.encoder(t), shape[1:]), z64[:1]) - timing.count_flops(lv.codec.encoder, z64[:1])
+        if lv.kind == "aecnn":
+            dec_in = lv.codec.quant.dequantize(lv.codec.symbols(z64[:1]))
+            dec_flops = timing.count_flops(lv.codec.decoder, dec_in)
+        else:
+            whole = timing.count_flops(lambda t, c=lv.codec: c._decode(c.encoder(t), shape[1:]), z64[:1])
+            dec_flops = whole - timing.count_flops(lv.codec.encoder, z64[:1])
         stage(f"{lv.name}-decode", dec, dec_flops, timing.count_params(lv.codec.decoder), edge_bs)
     return st
 

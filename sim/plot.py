@@ -28,7 +28,8 @@ def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]
     need = ["scenario.resolved.yaml", "summary.csv", "summary_ci.csv", "records.csv"]
     for n in need:
         if not (folder / n).is_file():
-            raise ConfigError(folder / n, "(results folder)", str(folder), "missing; run 'aecnn-sim run' or 'sweep' first")
+            raise ConfigError(folder / n, "(results folder)", str(folder),
+                              "missing; run 'aecnn-sim run' or 'sweep' first")
     sc = yaml.safe_load((folder / "scenario.resolved.yaml").read_text())
     return (sc, pd.read_csv(folder / "summary.csv"), pd.read_csv(folder / "summary_ci.csv"),
             pd.read_csv(folder / "records.csv"))

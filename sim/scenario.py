@@ -14,7 +14,7 @@ import yaml
 
 from sim import schema
 from sim.errors import ConfigError
-from sim.schema import field, non_negative, one_of, positive, probability
+from sim.schema import field, non_negative, one_of, positive
 
 
 @dataclass(frozen=True)
