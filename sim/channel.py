@@ -52,32 +52,27 @@ class BlockFading(SnrProcess):
     def __init__(self, mean_snr_db: float, coherence_s: float, rng: np.random.Generator,
                  k_factor: float | None = None) -> None:
         self.mean_lin, self.tc, self.rng, self.k = 10 ** (mean_snr_db / 10), coherence_s, rng, k_factor
-        self.gains = np.empty(0)
+        self.chunks: list[np.ndarray] = []
+        self.snr_db: list[np.ndarray] = []
 
     CHUNK = 1024  # blocks drawn at a time; fixed, so the draws never depend on the query pattern
 
-    def _extend(self, n: int) -> None:
-        chunks = []
-        have = len(self.gains)
-        while have < n:
-            re, im = self.rng.standard_normal((2, self.CHUNK)) * math.sqrt(0.5)
-            if self.k is None:
-                g = re**2 + im**2
-            else:
-                los, s = math.sqrt(self.k / (self.k + 1)), math.sqrt(1 / (self.k + 1))
-                g = (los + s * re) ** 2 + (s * im) ** 2
-            chunks.append(g)
-            have += self.CHUNK
-        self.gains = np.concatenate([self.gains, *chunks])
+    def _chunk(self) -> np.ndarray:
+        re, im = self.rng.standard_normal((2, self.CHUNK)) * math.sqrt(0.5)
+        if self.k is None:
+            return (re**2 + im**2) * self.mean_lin
+        los, s = math.sqrt(self.k / (self.k + 1)), math.sqrt(1 / (self.k + 1))
+        return ((los + s * re) ** 2 + (s * im) ** 2) * self.mean_lin
 
     def segment(self, t: float) -> tuple[float, float]:
         i = int(t // self.tc)
         while (i + 1) * self.tc <= t:  # floating point: 0.03 // 0.01 == 2
             i += 1
-        if i >= len(self.gains):
-            self._extend(i + 1)
-        g = max(float(self.gains[i]) * self.mean_lin, 1e-30)
-        return 10 * math.log10(g), (i + 1) * self.tc
+        c, j = divmod(i, self.CHUNK)
+        while c >= len(self.chunks):
+            self.chunks.append(self._chunk())
+            self.snr_db.append(10 * np.log10(np.maximum(self.chunks[-1], 1e-30)))
+        return float(self.snr_db[c][j]), (i + 1) * self.tc
 
 
 class GilbertElliott(SnrProcess):

@@ -66,20 +66,23 @@ class Result:
 class Simulation:
     """Builds the nodes of a scenario for one scheme and one seed, and runs its tasks."""
 
-    def __init__(self, sc: Scenario, profile: Profile, scheme: str, seed: int) -> None:
+    def __init__(self, sc: Scenario, profile: Profile, scheme: str, seed: int, lindley: bool | None = None) -> None:
         if scheme not in profile.schemes:
             raise ConfigError(sc.source, "schemes", scheme, f"not a scheme of profile {profile.name}")
         self.sc, self.profile, self.seed = sc, profile, seed
         self.spec: SchemeSpec = profile.schemes[scheme]
         self.env = env = simpy.Environment()
         self.link = Link(make_snr_process(sc.channel, seed), RateModel(sc.channel.rate, sc.channel.bandwidth_hz))
-        self.cpus = [Cpu(env) for _ in range(sc.devices.count)]
+        # Lindley's recursion replaces SimPy resources where no task leaves a queue early
+        fast = sc.tasks.on_deadline == "finish" if lindley is None else lindley
+        self.cpus = [Cpu(env, fast) for _ in range(sc.devices.count)]
         ch = sc.channel
-        self.uplink = (FifoUplink(env, self.link) if ch.sharing == "fifo"
+        self.uplink = (FifoUplink(env, self.link, fast) if ch.sharing == "fifo"
                        else RoundRobinUplink(env, self.link, sc.devices.count))
         e = sc.edge
         self.edge_hw, self.dev_hw = e.hardware, sc.devices.hardware
         self._check_hardware()
+        self._edge_cache: dict[int, float] = {}
         self.edge = EdgeServer(env, e.gpus, e.batching.max_batch, e.batching.max_wait_ms / 1e3, self._edge_seconds)
         self.device_s = profile.stage_time_ms(self.spec.device_stages, self.dev_hw, 1) / 1e3 / sc.devices.speed
         self.downlink_s = ch.downlink.result_bytes * 8 / ch.downlink.rate_bps
@@ -97,7 +100,11 @@ class Simulation:
                                       f"known: {', '.join(sorted(self.profile.stages[s]['latency_ms']))}")
 
     def _edge_seconds(self, batch: int) -> float:
-        return self.profile.stage_time_ms(self.spec.edge_stages, self.edge_hw, batch) / 1e3 / self.sc.edge.speed
+        t = self._edge_cache.get(batch)
+        if t is None:
+            t = self.profile.stage_time_ms(self.spec.edge_stages, self.edge_hw, batch) / 1e3 / self.sc.edge.speed
+            self._edge_cache[batch] = t
+        return t
 
     def run(self) -> Result:
         sc, t = self.sc, self.sc.tasks
@@ -168,6 +175,6 @@ class Simulation:
         ))
 
 
-def simulate(sc: Scenario, profile: Profile, scheme: str, seed: int) -> Result:
-    """Run one scheme of a scenario with one seed."""
-    return Simulation(sc, profile, scheme, seed).run()
+def simulate(sc: Scenario, profile: Profile, scheme: str, seed: int, lindley: bool | None = None) -> Result:
+    """Run one scheme of a scenario with one seed (``lindley`` forces the queue method; tests)."""
+    return Simulation(sc, profile, scheme, seed, lindley).run()

@@ -17,14 +17,27 @@ from sim.channel import Link
 
 
 class Cpu:
-    """One device CPU: runs a task's device stages one task at a time, FIFO."""
+    """One device CPU: runs a task's device stages one task at a time, FIFO.
 
-    def __init__(self, env: simpy.Environment) -> None:
+    With ``lindley=True`` (no task ever leaves early) the FIFO queue is computed by Lindley's
+    recursion, start = max(now, free_at), in one timeout instead of a request, a timeout and a
+    release: the same queue, fewer events. Tasks that may be dropped need the SimPy resource.
+    """
+
+    def __init__(self, env: simpy.Environment, lindley: bool = False) -> None:
         self.env, self.res, self.busy_s = env, simpy.Resource(env, capacity=1), 0.0
+        self.lindley, self.free_at = lindley, 0.0
 
     def compute(self, seconds: float, times: dict):
         """Wait for the CPU, then work ``seconds``; writes wait and work into ``times``."""
         t0 = self.env.now
+        if self.lindley:
+            start = max(t0, self.free_at)
+            self.free_at = start + seconds
+            self.busy_s += seconds
+            times["device_wait"], times["device_work"] = start - t0, seconds
+            yield self.env.timeout(self.free_at - t0)
+            return
         with self.res.request() as req:
             yield req
             times["device_wait"] = self.env.now - t0
@@ -37,15 +50,28 @@ class Cpu:
 
 
 class FifoUplink:
-    """The shared uplink, one payload at a time in order of request."""
+    """The shared uplink, one payload at a time in order of request (Lindley's recursion as for Cpu)."""
 
-    def __init__(self, env: simpy.Environment, link: Link) -> None:
+    def __init__(self, env: simpy.Environment, link: Link, lindley: bool = False) -> None:
         self.env, self.link, self.busy_s = env, link, 0.0
         self.res = simpy.Resource(env, capacity=1)
+        self.lindley, self.free_at = lindley, 0.0
 
     def transmit(self, device: int, packet_bits: list[float], times: dict):
         """Send all packets of a payload back to back over the time-varying rate."""
         t0 = self.env.now
+        if self.lindley:
+            start = max(t0, self.free_at)
+            dt = self.link.transfer_time(start, sum(packet_bits))
+            times["uplink_wait"] = start - t0
+            if math.isinf(dt):
+                times["uplink_work"] = 0.0
+                return False
+            self.free_at = start + dt
+            self.busy_s += dt
+            times["uplink_work"] = dt
+            yield self.env.timeout(self.free_at - t0)
+            return True
         with self.res.request() as req:
             yield req
             times["uplink_wait"] = self.env.now - t0

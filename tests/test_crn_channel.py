@@ -115,3 +115,15 @@ def test_drop_frees_resources(tmp_path):
     assert drop["status"].eq("dropped").sum() > 100
     assert drop.loc[drop["status"] == "done", "latency_ms"].max() <= 40 + 1e-9
     assert RECORD_FIELDS[-1] == "correct" and isinstance(late, pd.DataFrame)
+
+
+def test_lindley_queues_equal_simpy_resources(tmp_path):
+    prof = _profile(tmp_path)
+    sc = _scenario(tmp_path, prof, tasks={"arrival": {"process": "poisson", "rate_per_s": 25}, "count": 400,
+                                          "deadline_ms": 80})
+    p = load_profile(prof)
+    for scheme in sc.schemes:
+        fast = records_frame(simulate(sc, p, scheme, 3, lindley=True))
+        slow = records_frame(simulate(sc, p, scheme, 3, lindley=False))
+        pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=1e-12, atol=1e-9)
+        assert fast["device_wait_ms"].max() > 0 and (scheme == "local" or fast["uplink_wait_ms"].max() > 0)
