@@ -77,7 +77,9 @@ def setup_args() -> argparse.ArgumentParser:
     p.add_argument("--attention-epochs", type=int, default=1)
     p.add_argument("--codec-epochs", type=int, default=1, help="epochs of step 3 per level")
     p.add_argument("--finetune-epochs", type=int, default=1, help="epochs of step 4 per level")
-    p.add_argument("--max-train", type=int, default=None, help="cached training features used in steps 3-4")
+    p.add_argument("--max-train", type=int, default=None, help="cached training features used in steps 2-4")
+    p.add_argument("--mse-epoch-factor", type=int, default=2,
+                   help="AECNN step 3 (feature MSE, no tail pass, cheap) runs this many times --codec-epochs")
     p.add_argument("--ratios", default="256,1024,4096", help="AECNN target compression ratios")
     p.add_argument("--bottlenet", default="4:1,1:1,1:3", help="BottleNet++ levels as k:stride")
     p.add_argument("--repeats", type=int, default=20, help="profiler repetitions")
@@ -100,12 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     if not run.path("backbone.pt").exists():
         step_backbone(run, FitSpec(epochs=args.backbone_epochs, lr=args.backbone_lr, seed=args.seed))
     if not run.path("attention.pt").exists():
-        steps.step_attention(run, FitSpec(epochs=args.attention_epochs, lr=1e-3, optimizer="adam", seed=args.seed))
+        steps.step_attention(run, FitSpec(epochs=args.attention_epochs, lr=1e-3, optimizer="adam", seed=args.seed),
+                             max_train=args.max_train)
     spec3 = FitSpec(epochs=args.codec_epochs, lr=1e-3, optimizer="adam", seed=args.seed)
+    spec3_aecnn = FitSpec(epochs=args.codec_epochs * args.mse_epoch_factor, lr=1e-3, optimizer="adam", seed=args.seed)
     spec4 = FitSpec(epochs=args.finetune_epochs, lr=3e-4, optimizer="adam", seed=args.seed)
     for k, b, _ in plan_levels(run, [float(r) for r in args.ratios.split(",") if r]):
         if not run.path(f"aecnn-k{k}b{b}.pt").exists():
-            steps.step_aecnn(run, k, b, spec3, spec4, max_train=args.max_train)
+            steps.step_aecnn(run, k, b, spec3_aecnn, spec4, max_train=args.max_train)
     for item in [s for s in args.bottlenet.split(",") if s]:
         k, stride = (int(v) for v in item.split(":"))
         if not run.path(f"bottlenet-k{k}s{stride}.pt").exists():

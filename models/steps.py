@@ -39,6 +39,10 @@ def cached_features(run: Run, split: str) -> TensorDataset:
     return TensorDataset(feats, labels)
 
 
+def _limit(data: TensorDataset, n: int | None) -> TensorDataset:
+    return data if n is None else TensorDataset(*(t[:n] for t in data.tensors))
+
+
 def _frozen_tail(run: Run) -> Tail:
     tail = Tail(run.load_backbone(), run.config.split).eval()
     for p in tail.parameters():
@@ -46,10 +50,10 @@ def _frozen_tail(run: Run) -> Tail:
     return tail
 
 
-def step_attention(run: Run, spec: FitSpec, sparsity: float = 1e-3) -> torch.Tensor:
+def step_attention(run: Run, spec: FitSpec, sparsity: float = 1e-3, max_train: int | None = None) -> torch.Tensor:
     """Step 2: train channel attention before the frozen tail; rank the channels by mean weight."""
     torch.manual_seed(spec.seed)
-    train = cached_features(run, "train")
+    train = _limit(cached_features(run, "train"), max_train)
     tail = _frozen_tail(run)
     att = ChannelAttention(split_channels(run.load_backbone(), run.config.split)).to(run.device)
     model = nn.ModuleDict({"att": att, "tail": tail})
@@ -77,10 +81,6 @@ def step_attention(run: Run, spec: FitSpec, sparsity: float = 1e-3) -> torch.Ten
     partial.unlink(missing_ok=True)
     log.info("attention: test accuracy with attention %.4f; top channels %s", acc, ranking[:8].tolist())
     return ranking
-
-
-def _limit(data: TensorDataset, n: int | None) -> TensorDataset:
-    return data if n is None else TensorDataset(*(t[:n] for t in data.tensors))
 
 
 def _two_phase(run: Run, name: str, codec: nn.Module, spec3: FitSpec, spec4: FitSpec,

@@ -113,6 +113,7 @@ def _add_later_steps(sub) -> None:
     a = sub.add_parser("attention", help="step 2: channel attention with the backbone frozen")
     _add_fit_args(a, epochs=1, lr=1e-3, optimizer="adam")
     a.add_argument("--sparsity", type=float, default=1e-3, help="L1 weight on the attention scores")
+    a.add_argument("--max-train", type=int, default=None, help="train on the first N cached features")
     for name, helptext in (("aecnn", "steps 3 and 4: AECNN at one compression level"),
                            ("bottlenet", "BottleNet++ at one compression level")):
         c = sub.add_parser(name, help=helptext)
@@ -132,7 +133,7 @@ def _dispatch_later(args: argparse.Namespace, run: Run, spec: FitSpec) -> int:
     from models import steps
 
     if args.step == "attention":
-        ranking = steps.step_attention(run, spec, args.sparsity)
+        ranking = steps.step_attention(run, spec, args.sparsity, args.max_train)
         print(f"attention: channel ranking saved -> {run.path('attention.pt')} (top {ranking[:8].tolist()})")
         return 0
     spec4 = steps.finetune_spec(spec, args.finetune_epochs, args.finetune_lr)
