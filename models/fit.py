@@ -54,6 +54,11 @@ class FitSpec:
     seed: int = 0
 
 
+def _seed_batch(spec: FitSpec, epoch: int, batch: int) -> None:
+    """Seed torch's RNG per batch, so a resumed run draws exactly what an uninterrupted one would."""
+    torch.manual_seed((spec.seed * 1_000_003 + epoch * 10_007 + batch) % (2**63))
+
+
 def _optimizer(params: Iterable[nn.Parameter], spec: FitSpec) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
     if spec.optimizer == "sgd":
@@ -115,8 +120,9 @@ def fit(
         loader = DataLoader(torch.utils.data.Subset(data, order[batch0 * spec.batch_size :].tolist()),
                             batch_size=spec.batch_size, shuffle=False, num_workers=0)
         (train_mode or (lambda m: m.train()))(model)
-        torch.manual_seed(spec.seed * 1000 + epoch * 100000 + batch0)
-        bar = tqdm(loader, desc=f"{desc} epoch {epoch + 1}/{spec.epochs}", initial=batch0,
+        batches = iter(loader)  # creating the iterator draws from torch's RNG: do it before seeding
+        _seed_batch(spec, epoch, batch0)
+        bar = tqdm(batches, desc=f"{desc} epoch {epoch + 1}/{spec.epochs}", initial=batch0,
                    total=steps_per_epoch, mininterval=5, disable=None)
         t0, running = time.time(), 0.0
         for b, batch in enumerate(bar, start=batch0):
@@ -126,6 +132,7 @@ def fit(
             loss.backward()
             opt.step()
             sched.step()
+            _seed_batch(spec, epoch, b + 1)  # the next batch's augmentation: same draws after a resume
             running = 0.98 * running + 0.02 * loss.item() if b > batch0 else loss.item()
             bar.set_postfix(loss=f"{running:.4f}")
             if (b + 1) % spec.save_every == 0 and b + 1 < steps_per_epoch:
