@@ -171,6 +171,7 @@ def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scena
     sc = replace(schema.build(Scenario, data, str(source)), source=str(source))
     if not Path(sc.profile, "profile.yaml").is_file():
         raise ConfigError(source, "profile", sc.profile, "no profile.yaml in that folder")
+    sc = replace(sc, schemes=_expand_schemes(sc, source))
     for k in sc.sweep.grid:
         if k in ("sweep", "seeds") or k.startswith("sweep."):
             raise ConfigError(source, f"sweep.grid.{k}", k, "cannot sweep this key")
@@ -184,6 +185,24 @@ def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scena
                 key = e.key if e.key.startswith("sweep.grid.") else f"sweep.grid.{k} -> {e.key}"
                 raise ConfigError(source, key, v, e.problem) from None
     return sc
+
+
+def _expand_schemes(sc: Scenario, source: str | Path) -> tuple[str, ...]:
+    """Scheme names, with shell-style patterns (``aecnn-*``) expanded against the profile's schemes."""
+    from fnmatch import fnmatchcase
+
+    try:
+        known = list((yaml.safe_load(Path(sc.profile, "profile.yaml").read_text()) or {}).get("schemes") or {})
+    except (yaml.YAMLError, AttributeError):
+        return sc.schemes  # the profile loader reports what is wrong with it
+    out: list[str] = []
+    for pattern in sc.schemes:
+        hits = [n for n in known if fnmatchcase(n, pattern)]
+        if not hits:
+            raise ConfigError(source, "schemes", pattern,
+                              f"matches no scheme of the profile (it has: {', '.join(known)})")
+        out += [h for h in hits if h not in out]
+    return tuple(out)
 
 
 def load_scenario(path: str | Path) -> Scenario:

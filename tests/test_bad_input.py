@@ -85,3 +85,11 @@ def test_results_of_other_scenario_are_kept(good, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "different scenario" in err
     assert (out / "summary.csv").read_text() == before
+
+
+def test_scheme_patterns_expand_against_profile(good):
+    from sim.scenario import load_scenario
+
+    tmp, prof = good
+    sc = load_scenario(write_scenario(tmp / "s.yaml", prof, schemes=["spl*", "local", "split"]))
+    assert sc.schemes == ("split", "local")
