@@ -70,21 +70,21 @@ def plot_results(folder: str | Path) -> list[Path]:
     figdir, out = folder / "figures", []
     deadline = float(sc["tasks"]["deadline_ms"])
 
-    fig, ax = plt.subplots(figsize=(6.4, 4))
-    for s in schemes:
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    others = [k for k in keys if k != key]
+    styles = ["-", "--", ":", "-."]
+    for i, s in enumerate(schemes):
         d = ci[ci["scheme"] == s]
-        if key is not None:
-            d = d.groupby(key, as_index=False).mean(numeric_only=True).sort_values(key)
-            ax.errorbar(d[key], d["hit_rate"], yerr=d["hit_rate_ci95"].fillna(0), marker="o", capsize=3, label=s)
-        else:
+        if key is None:
             ax.bar(s, d["hit_rate"].iloc[0], yerr=d["hit_rate_ci95"].fillna(0).iloc[0], capsize=3)
-    ax.set_xlabel("mean SNR (dB)" if key == "channel.snr_db" else (key or "scheme"))
-    ax.set_ylabel(f"deadline hit rate ({deadline:g} ms)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    if key is not None:
-        ax.legend(fontsize=8)
-    ax.set_title(sc.get("name", ""))
+            continue
+        groups = d.groupby(others, sort=False) if others else [((), d)]
+        for j, (gval, g) in enumerate(groups):
+            g = g.sort_values(key)
+            gval = gval if isinstance(gval, tuple) else (gval,)
+            label = s + "".join(f", {k.split('.')[-1]}={v}" for k, v in zip(others, gval))
+            ax.errorbar(g[key], g["hit_rate"], yerr=g["hit_rate_ci95"].fillna(0), marker="o", ms=4, capsize=3,
+                        color=f"C{i}", ls=styles[j % len(styles)], label=label)
     out += _save(fig, figdir, "hit_rate")
     plt.close(fig)
 
