@@ -73,22 +73,25 @@ def _per_sample(run: Run, head: Head, tail: Tail, net, levels: list[Level], int8
     return pd.DataFrame(cols)
 
 
-def _latency(fn_of_batch, batch_sizes: list[int], repeats: int) -> dict:
-    out = {HOST: {}}
+def cuda_key() -> str:
+    return "cuda-" + torch.cuda.get_device_name(0).replace(" ", "-").lower()
+
+
+def _latency(fn_of_batch, batch_sizes: list[int], repeats: int, dev: torch.device) -> dict:
+    """{hardware key: {batch: median ms}}: host-cpu at the given batch sizes, a GPU at 1..64."""
+    if dev.type == "cuda":
+        return {cuda_key(): {b: round(timing.time_cuda_ms(lambda b=b: fn_of_batch(b), repeats=repeats), 4)
+                             for b in (1, 2, 4, 8, 16, 32, 64)}}
+    out = {}
     for b in batch_sizes:
         reps = max(3, repeats // max(1, b // 4))
-        out[HOST][b] = round(timing.time_cpu_ms(lambda b=b: fn_of_batch(b), repeats=reps), 4)
-    if torch.cuda.is_available():
-        key = "cuda-" + torch.cuda.get_device_name(0).replace(" ", "-").lower()
-        out[key] = {}
-        for b in (1, 2, 4, 8, 16, 32, 64):
-            out[key][b] = round(timing.time_cuda_ms(lambda b=b: fn_of_batch(b), repeats=repeats), 4)
-    return out
+        out[b] = round(timing.time_cpu_ms(lambda b=b: fn_of_batch(b), repeats=reps), 4)
+    return {HOST: out}
 
 
 def _stages(run: Run, net, head: Head, tail: Tail, levels: list[Level], int8: Int8Split,
-            args: argparse.Namespace) -> dict:
-    dev = run.device
+            args: argparse.Namespace, dev: torch.device) -> dict:
+    """Cost of every stage with the modules on ``dev`` (moved there by the caller)."""
     img = run.images("test").images
     x1 = run.tensors("test").tensors[0][:64].to(dev)
     with torch.no_grad():
@@ -100,7 +103,7 @@ def _stages(run: Run, net, head: Head, tail: Tail, levels: list[Level], int8: In
     st = {}
 
     def stage(name, fn, flops, params, batch_sizes):
-        st[name] = {"flops": int(flops), "params": int(params), "latency_ms": _latency(fn, batch_sizes, reps)}
+        st[name] = {"flops": int(flops), "params": int(params), "latency_ms": _latency(fn, batch_sizes, reps, dev)}
 
     stage("full", lambda b: net(x1[:b]), timing.count_flops(net, x1[:1]), timing.count_params(net), edge_bs)
     stage("head", lambda b: head(x1[:b]), timing.count_flops(head, x1[:1]), timing.count_params(head), [1])
@@ -151,15 +154,25 @@ def build_profile(run: Run, args: argparse.Namespace) -> tuple[dict, pd.DataFram
 
     int8 = Int8Split(cached_features(run, "train").tensors[0])
     samples = _per_sample(run, head, tail, net, levels, int8)
-    stages = _stages(run, net, head, tail, levels, int8, args)
+    modules = [net] + [m for lv in levels for m in (lv.codec, lv.tail)]
+    cpu = torch.device("cpu")
+    for m in modules:
+        m.to(cpu)
+    stages = _stages(run, net, head, tail, levels, int8, args, cpu)
+    if torch.cuda.is_available():
+        gpu = torch.device("cuda")
+        for m in modules:
+            m.to(gpu)
+        for name, st in _stages(run, net, head, tail, levels, int8, args, gpu).items():
+            stages[name]["latency_ms"].update(st["latency_ms"])
     with torch.no_grad():
         feat_shape = list(head(run.tensors("test").tensors[0][:1].to(run.device)).shape[1:])
     f32 = int(np.prod(feat_shape)) * 4
     schemes = {
         "local": {"kind": "local", "device": ["full"], "edge": []},
         "full-offload": {"kind": "offload", "device": ["png-encode"], "edge": ["png-decode", "full"]},
-        "split-f32": {"kind": "split", "device": ["head"], "edge": ["tail"]},
-        "split-int8": {"kind": "split", "device": ["head", "int8-encode"], "edge": ["int8-decode", "tail"]},
+        "split-f32": {"kind": "split", "device": ["head"], "edge": ["tail"], "bits": 32},
+        "split-int8": {"kind": "split", "device": ["head", "int8-encode"], "edge": ["int8-decode", "tail"], "bits": 8},
     }
     for lv in levels:
         schemes[lv.name] = {"kind": "split", "device": ["head", f"{lv.name}-encode"],
@@ -184,7 +197,7 @@ def build_profile(run: Run, args: argparse.Namespace) -> tuple[dict, pd.DataFram
     m = timing.machine()
     hardware = {HOST: f"{m['cpu']}, {m['threads']} torch threads, torch {m['torch']}"}
     if "gpu" in m:
-        hardware["cuda-" + m["gpu"].replace(" ", "-").lower()] = m["gpu"]
+        hardware[cuda_key()] = f"{m['gpu']}, CUDA-event timing, batch 1..64"
     prof = {"provenance": provenance(run, levels, len(samples), args.command), "hardware": hardware,
             "feature": {"split": run.config.split, "shape": feat_shape, "float32_bytes": f32},
             "stages": stages, "schemes": schemes}
