@@ -34,7 +34,9 @@ class ChannelAttention(nn.Module):
         return z * self.scores(z)[:, :, None, None]
 
 
-class _RoundSTE(torch.autograd.Function):
+class RoundSTE(torch.autograd.Function):
+    """Rounding whose gradient passes straight through."""
+
     @staticmethod
     def forward(ctx, x):  # noqa: D102
         return torch.round(x)
@@ -81,7 +83,7 @@ class UniformQuantizer(nn.Module):
         return s.float() * self._step()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        q = _RoundSTE.apply(z / self._step()).clamp(0, self.levels - 1)
+        q = RoundSTE.apply(z / self._step()).clamp(0, self.levels - 1)
         return q * self._step()
 
 

@@ -11,17 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.aecnn import RoundSTE
 from models.entropy import BitstreamError
-
-
-class _RoundSTE(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):  # noqa: D102
-        return torch.round(x)
-
-    @staticmethod
-    def backward(ctx, g):  # noqa: D102
-        return g
 
 
 class BottleNetCodec(nn.Module):
@@ -45,7 +36,7 @@ class BottleNetCodec(nn.Module):
         return self.decoder[1:](out)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        y = _RoundSTE.apply(self.encoder(z) * 255.0) / 255.0
+        y = RoundSTE.apply(self.encoder(z) * 255.0) / 255.0
         return self._decode(y, z.shape[2:])
 
     @torch.no_grad()

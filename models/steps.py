@@ -130,14 +130,18 @@ def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidd
         sym = torch.cat([codec.symbols(x.float().to(run.device)).cpu()
                          for x, _ in DataLoader(train, batch_size=1000)]).numpy()
     codec.fit_entropy(sym)
-    atomic_save({"kind": "aecnn", "k": k, "bits": bits, "hidden": hidden, "codec": codec.state_dict(),
-                 "entropy": codec.extra_state(), "tail": tail.state_dict(), "test_accuracy": acc,
-                 "config": asdict(run.config), "fit3": asdict(spec3), "fit4": asdict(spec4)},
-                run.path(f"{name}.pt"))
+    _save_level(run, name, {"kind": "aecnn", "k": k, "bits": bits, "hidden": hidden, "codec": codec.state_dict(),
+                            "entropy": codec.extra_state()}, tail, acc, spec3, spec4)
+    return acc
+
+
+def _save_level(run: Run, name: str, state: dict, tail: Tail, acc: float, spec3: FitSpec, spec4: FitSpec) -> None:
+    """Save a trained level with its tail, accuracy and the full configuration; drop resumption state."""
+    atomic_save({**state, "tail": tail.state_dict(), "test_accuracy": acc, "config": asdict(run.config),
+                 "fit3": asdict(spec3), "fit4": asdict(spec4)}, run.path(f"{name}.pt"))
     for suffix in ("partial3", "partial4"):
         run.path(f"{name}.pt.{suffix}").unlink(missing_ok=True)
     log.info("%s: test accuracy %.4f", name, acc)
-    return acc
 
 
 def step_bottlenet(run: Run, k: int, stride: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64,
@@ -148,13 +152,8 @@ def step_bottlenet(run: Run, k: int, stride: int, spec3: FitSpec, spec4: FitSpec
     channels = cached_features(run, "train").tensors[0].shape[1]
     codec = BottleNetCodec(channels, k, stride, hidden)
     tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3="ce", max_train=max_train)
-    atomic_save({"kind": "bottlenet", "k": k, "stride": stride, "hidden": hidden,
-                 "codec": codec.state_dict(), "tail": tail.state_dict(), "test_accuracy": acc,
-                 "config": asdict(run.config), "fit3": asdict(spec3), "fit4": asdict(spec4)},
-                run.path(f"{name}.pt"))
-    for suffix in ("partial3", "partial4"):
-        run.path(f"{name}.pt.{suffix}").unlink(missing_ok=True)
-    log.info("%s: test accuracy %.4f", name, acc)
+    _save_level(run, name, {"kind": "bottlenet", "k": k, "stride": stride, "hidden": hidden,
+                            "codec": codec.state_dict()}, tail, acc, spec3, spec4)
     return acc
 
 
