@@ -109,13 +109,14 @@ def plot_results(folder: str | Path) -> list[Path]:
     for ax, (title, r) in zip(axes[0], panels):
         done = r[r["status"] == "done"]
         means = done.groupby("scheme")[list(STAGE_COLUMNS)].mean().reindex(schemes).fillna(0)
-        bottom = np.zeros(len(schemes))
+        left = np.zeros(len(schemes))
         for c in STAGE_COLUMNS:
-            ax.bar(range(len(schemes)), means[c], bottom=bottom, label=STAGE_LABELS[c])
-            bottom += means[c].to_numpy()
-        ax.set_xticks(range(len(schemes)), schemes, rotation=45, ha="right", fontsize=7)
-        ax.set_ylabel("mean time (ms)")
-        ax.set_yscale("symlog", linthresh=1)
+            ax.barh(range(len(schemes)), means[c], left=left, label=STAGE_LABELS[c])
+            left += means[c].to_numpy()
+        ax.set_yticks(range(len(schemes)), schemes, fontsize=7)
+        ax.invert_yaxis()
+        ax.axvline(deadline, color="k", ls="--", lw=0.8)
+        ax.set_xlabel("mean time of completed tasks (ms)")
         ax.set_title(title, fontsize=9)
     axes[0][-1].legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     out += _save(fig, figdir, "stage_breakdown")
