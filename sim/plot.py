@@ -105,7 +105,7 @@ def plot_results(folder: str | Path) -> list[Path]:
     out += _save(fig, figdir, "latency_cdf")
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.2, 3.8), squeeze=False, sharey=True)
     for ax, (title, r) in zip(axes[0], panels):
         done = r[r["status"] == "done"]
         means = done.groupby("scheme")[list(STAGE_COLUMNS)].mean().reindex(schemes).fillna(0)
