@@ -35,7 +35,7 @@ lint:
 ## profile: retrain and re-profile the embedded default (hours on a 2-core CPU; minutes on a GPU)
 profile: install-all data
 	$(PYTHON) -m models.cli pipeline --run runs/fmnist-r50 --profile-out $(PROFILE) \
-		--backbone-epochs 4 --max-train 20000 --ratios 256,1024,4096 --bottlenet 4:1,1:1,1:3
+		--backbone-epochs 4 --backbone-more-epochs 3 --backbone-more-lr 0.05 --max-train 20000 --ratios 256,1024,4096 --bottlenet 4:1,1:1,1:3
 
 evaluate:
 	$(PYTHON) -m models.cli evaluate $(PROFILE)

@@ -22,7 +22,7 @@ from models.data import DataMissing
 from models.entropy import fit_probabilities
 from models.fit import FitSpec, setup_logging
 from models.run import Run, RunConfig
-from models.train import step_backbone
+from models.train import step_backbone, step_backbone_continue
 
 log = logging.getLogger("aecnn.pipeline")
 CANDIDATE_K = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
@@ -74,6 +74,9 @@ def setup_args() -> argparse.ArgumentParser:
     p.add_argument("--test-subset", type=int, default=None)
     p.add_argument("--backbone-epochs", type=int, default=4)
     p.add_argument("--backbone-lr", type=float, default=0.1)
+    p.add_argument("--backbone-more-epochs", type=int, default=0,
+                   help="a second one-cycle run of the backbone from the first (0: none)")
+    p.add_argument("--backbone-more-lr", type=float, default=0.05)
     p.add_argument("--attention-epochs", type=int, default=1)
     p.add_argument("--codec-epochs", type=int, default=1, help="epochs of step 3 per level")
     p.add_argument("--finetune-epochs", type=int, default=1, help="epochs of step 4 per level")
@@ -99,8 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aecnn-models pipeline: {e}", file=sys.stderr)
         return 2
     setup_logging(run.path("train.log"))
-    if not run.path("backbone.pt").exists():
+    if not run.path("backbone.pt").exists() and not run.path("backbone-stage1.pt").exists():
         step_backbone(run, FitSpec(epochs=args.backbone_epochs, lr=args.backbone_lr, seed=args.seed))
+    stage1, final = run.path("backbone-stage1.pt"), run.path("backbone.pt")
+    if args.backbone_more_epochs and (not stage1.exists() or not final.exists()
+                                      or run.path("backbone.pt.partial2").exists()):
+        step_backbone_continue(run, FitSpec(epochs=args.backbone_more_epochs, lr=args.backbone_more_lr,
+                                            seed=args.seed))
     if not run.path("attention.pt").exists():
         steps.step_attention(run, FitSpec(epochs=args.attention_epochs, lr=1e-3, optimizer="adam", seed=args.seed),
                              max_train=args.max_train)

@@ -44,6 +44,33 @@ def step_backbone(run: Run, spec: FitSpec) -> float:
     return acc
 
 
+def step_backbone_continue(run: Run, spec: FitSpec) -> float:
+    """Step 1, continued: another one-cycle run from the trained backbone (kept as backbone-stage1.pt)."""
+    stage1 = run.path("backbone-stage1.pt")
+    if not stage1.exists():
+        run.path("backbone.pt").replace(stage1)
+    ck = torch.load(stage1, map_location="cpu", weights_only=False)
+    torch.manual_seed(spec.seed + 1)
+    net = run.build_backbone()
+    net.load_state_dict(ck["model"])
+    net.to(run.device)
+    train = run.tensors("train")
+    if run.config.augment:
+        train = Augment(train, pad=2, flip=True)
+    partial = run.path("backbone.pt.partial2")
+    fit(net, net.parameters(), lambda m, b: F.cross_entropy(m(b[0]), b[1]), train, spec, partial,
+        run.device, desc="backbone (continued)")
+    net.eval()
+    acc = evaluate(net, run.tensors("test"), run.device)
+    fits = ck.get("fits", [ck["fit"]]) + [asdict(spec)]
+    atomic_save({"model": net.state_dict(), "config": asdict(run.config), "fit": fits[0], "fits": fits,
+                 "norm": run.norm(), "test_accuracy": acc, "stage1_test_accuracy": ck["test_accuracy"]},
+                run.path("backbone.pt"))
+    partial.unlink(missing_ok=True)
+    log.info("backbone (continued): test accuracy %.4f (before: %.4f)", acc, ck["test_accuracy"])
+    return acc
+
+
 def _add_fit_args(p: argparse.ArgumentParser, epochs: int, lr: float, optimizer: str) -> None:
     p.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, log, config)")
     p.add_argument("--epochs", type=int, default=epochs, help=f"epochs (default {epochs})")
@@ -71,6 +98,8 @@ def setup_args() -> argparse.ArgumentParser:
     b.add_argument("--test-subset", type=int, default=None, help="use the first N test images")
     b.add_argument("--no-augment", action="store_true", help="no random crop/flip")
     b.add_argument("--seed", type=int, default=0)
+    bc = sub.add_parser("backbone-continue", help="step 1, continued: one more one-cycle run of the backbone")
+    _add_fit_args(bc, epochs=3, lr=0.05, optimizer="sgd")
     _add_later_steps(sub)
     return p
 
@@ -104,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, run: Run, spec: FitSpec) -> int:
     if args.step == "backbone":
         acc = step_backbone(run, spec)
+        print(f"backbone test accuracy {acc:.4f} -> {run.path('backbone.pt')}")
+        return 0
+    if args.step == "backbone-continue":
+        acc = step_backbone_continue(run, spec)
         print(f"backbone test accuracy {acc:.4f} -> {run.path('backbone.pt')}")
         return 0
     return _dispatch_later(args, run, spec)
