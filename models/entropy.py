@@ -9,6 +9,11 @@ Serialisation: constriction emits 32-bit words. We write them little-endian and 
 high zero bytes of the final word (the coder's head), which the decoder restores; a stream
 therefore costs whole bytes, not whole words. The ANS coder must end empty after decoding the
 expected number of symbols; anything else means the stream was truncated or corrupted.
+
+A stream may be empty: constriction's ANS coder starts in state 0, and coding symbol 0 (the
+bottom of every CDF) leaves state 0 unchanged, so a feature whose symbols are all 0 costs zero
+bytes and decodes back from an empty stream. The profile records such payloads as 0 bytes; the
+simulator still sends one header-only packet for them.
 """
 from __future__ import annotations
 
@@ -118,8 +123,6 @@ class SymbolCoder:
 
     def decode(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
         """Rebuild the symbols of ``shape`` from ``data``; raises BitstreamError if it does not decode."""
-        if not data:
-            raise BitstreamError("empty bitstream")
         try:
             out = self._backend.decode(_bytes_to_words(data), self._table(tuple(shape)))
         except BitstreamError:

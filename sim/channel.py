@@ -192,7 +192,11 @@ class Link:
 
 
 def packets(payload_bytes: int, ch: Channel) -> tuple[int, int]:
-    """(number of packets, bytes on the air including headers) for one payload."""
+    """(number of packets, bytes on the air including headers) for one payload.
+
+    An offloaded task always sends at least one packet: a zero-byte payload (an entropy-coded
+    feature whose symbols cost nothing under the model) still needs its header on the air.
+    """
     per = ch.mtu_bytes - ch.header_bytes
-    n = max(1, -(-int(payload_bytes) // per)) if payload_bytes > 0 else 0
+    n = max(1, -(-int(payload_bytes) // per))
     return n, int(payload_bytes) + n * ch.header_bytes
