@@ -1,7 +1,7 @@
 """Figures from a results folder, as PNG and SVG under ``RESULTS/figures``.
 
-- hit_rate: deadline hit rate against the first swept key (mean SNR where swept), per scheme,
-  with 95% intervals across seeds;
+- hit_rate: deadline hit rate and accuracy within the deadline against the first swept key
+  (mean SNR where swept), per scheme, with 95% intervals across seeds;
 - latency_cdf: latency CDF per scheme (at up to three sweep points);
 - stage_breakdown: mean waiting and working time per stage, per scheme;
 - acc_vs_deadline: accuracy within the deadline for deadlines other than the scenario's,
@@ -70,21 +70,34 @@ def plot_results(folder: str | Path) -> list[Path]:
     figdir, out = folder / "figures", []
     deadline = float(sc["tasks"]["deadline_ms"])
 
-    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), squeeze=False)
     others = [k for k in keys if k != key]
     styles = ["-", "--", ":", "-."]
-    for i, s in enumerate(schemes):
-        d = ci[ci["scheme"] == s]
-        if key is None:
-            ax.bar(s, d["hit_rate"].iloc[0], yerr=d["hit_rate_ci95"].fillna(0).iloc[0], capsize=3)
-            continue
-        groups = d.groupby(others, sort=False) if others else [((), d)]
-        for j, (gval, g) in enumerate(groups):
-            g = g.sort_values(key)
-            gval = gval if isinstance(gval, tuple) else (gval,)
-            label = s + "".join(f", {k.split('.')[-1]}={v}" for k, v in zip(others, gval))
-            ax.errorbar(g[key], g["hit_rate"], yerr=g["hit_rate_ci95"].fillna(0), marker="o", ms=4, capsize=3,
-                        color=f"C{i}", ls=styles[j % len(styles)], label=label)
+    xlabel = "mean SNR (dB)" if key == "channel.snr_db" else key
+    for ax, (col, ylabel) in zip(axes[0], [("hit_rate", "deadline hit rate"),
+                                           ("acc_within_deadline", "accuracy within deadline")]):
+        for i, s in enumerate(schemes):
+            d = ci[ci["scheme"] == s]
+            if key is None:
+                ax.bar(s, d[col].iloc[0], yerr=d[f"{col}_ci95"].fillna(0).iloc[0], capsize=3, color=f"C{i}")
+                ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+                continue
+            groups = d.groupby(others, sort=False) if others else [((), d)]
+            for j, (gval, g) in enumerate(groups):
+                g = g.sort_values(key)
+                gval = gval if isinstance(gval, tuple) else (gval,)
+                label = s + "".join(f", {k.split('.')[-1]}={v}" for k, v in zip(others, gval))
+                ax.errorbar(g[key], g[col], yerr=g[f"{col}_ci95"].fillna(0), marker="o", ms=4, capsize=3,
+                            color=f"C{i}", ls=styles[j % len(styles)], label=label)
+        if key is not None:
+            ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    if key is not None:
+        axes[0][-1].legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.suptitle(f"{sc.get('name', folder.name)}: deadline {deadline:g} ms, "
+                 f"95% intervals over {int(ci['seeds'].max())} seed(s)", fontsize=10)
     out += _save(fig, figdir, "hit_rate")
     plt.close(fig)
 
