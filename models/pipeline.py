@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile_out:
         from models.profile import main as profile_main
 
-        return profile_main(["--run", str(args.run), "--out", str(args.profile_out), "--repeats", str(args.repeats)])
+        made_by = "aecnn-models pipeline " + " ".join(sys.argv[1:] if argv is None else argv)
+        return profile_main(["--run", str(args.run), "--out", str(args.profile_out), "--repeats", str(args.repeats)],
+                            made_by=made_by)
     return 0
 
 

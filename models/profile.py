@@ -105,7 +105,7 @@ def setup_args() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, made_by: str | None = None) -> int:
     args = setup_args().parse_args(argv)
     try:
         run = Run(args.run)
@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.profile_write import build_profile
 
     args.command = "aecnn-models profile " + " ".join(sys.argv[1:] if argv is None else argv)
+    args.made_by = made_by
     prof, samples = build_profile(run, args)
     name = args.name or args.out.name
     write_profile(args.out, name, prof, samples)
@@ -138,10 +139,13 @@ def write_profile(out: Path, name: str, prof: dict, samples) -> None:
         os.replace(tmp, out / fname)
 
 
-def provenance(run: Run, levels: list[Level], n: int, command: str) -> dict:
+def provenance(run: Run, levels: list[Level], n: int, command: str, made_by: str | None = None) -> dict:
+    """Where a profile came from. ``command`` regenerates it (the pipeline's when the pipeline ran
+    the profiler, so training is included); ``profiler_command`` is the profiler call itself."""
     ckpts = [run.path("backbone.pt")] + [lv.path for lv in levels]
     return {
-        "command": command,
+        "command": made_by or command,
+        "profiler_command": command,
         "git_commit": timing.git_commit(),
         "checkpoints": {p.name: sha256(p) for p in ckpts},
         "run_config": dict(vars(run.config)),

@@ -198,7 +198,8 @@ def build_profile(run: Run, args: argparse.Namespace) -> tuple[dict, pd.DataFram
     hardware = {HOST: f"{m['cpu']}, {m['threads']} torch threads, torch {m['torch']}"}
     if "gpu" in m:
         hardware[cuda_key()] = f"{m['gpu']}, CUDA-event timing, batch 1..64"
-    prof = {"provenance": provenance(run, levels, len(samples), args.command), "hardware": hardware,
+    prov = provenance(run, levels, len(samples), args.command, getattr(args, "made_by", None))
+    prof = {"provenance": prov, "hardware": hardware,
             "feature": {"split": run.config.split, "shape": feat_shape, "float32_bytes": f32},
             "stages": stages, "schemes": schemes}
     return prof, samples
