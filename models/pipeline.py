@@ -3,8 +3,11 @@
 AECNN levels are planned from target compression ratios: after step 2 the quantiser of each
 candidate (k channels, n bits) is calibrated on training features and its coded size estimated
 from the symbol entropy under a fitted model (the ratio a level really reaches is then measured
-by the profiler on real bitstreams). For each target the candidate with the most bytes that still
-reaches the target is trained. BottleNet++ levels are given as k:stride pairs.
+by the profiler on real bitstreams). For each target, the ``--plan-candidates`` candidates with
+the most bytes that still reach it get a short proxy run of step 3 (feature MSE, backbone frozen)
+and the one with the best accuracy through the frozen tail on held-out training images is
+trained in full (with one candidate: the most bytes wins, no proxy). BottleNet++ levels are given
+as k:stride pairs.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from models.train import step_backbone, step_backbone_continue
 log = logging.getLogger("aecnn.pipeline")
 CANDIDATE_K = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 CANDIDATE_BITS = (1, 2, 3, 4, 6, 8)
-OVERHEAD_BYTES = 2.0  # measured ANS overhead per feature beyond the entropy, roughly
+OVERHEAD_BYTES = 3.0  # ANS overhead per feature beyond the entropy (measured: 2.5-3 bytes)
 
 
 def estimate_bytes(feats: torch.Tensor, ranking: torch.Tensor, k: int, bits: int) -> float:
@@ -41,7 +44,8 @@ def estimate_bytes(feats: torch.Tensor, ranking: torch.Tensor, k: int, bits: int
     return float(bits_per.mean() / 8 + OVERHEAD_BYTES)
 
 
-def plan_levels(run: Run, ratios: list[float], sample: int = 4000) -> list[tuple[int, int, float]]:
+def plan_levels(run: Run, ratios: list[float], sample: int = 4000, candidates: int = 1,
+                max_train: int | None = None, seed: int = 0) -> list[tuple[int, int, float]]:
     """(k, bits, estimated ratio) per target ratio."""
     feats = steps.cached_features(run, "train").tensors[0][:sample]
     ranking = torch.load(run.path("attention.pt"), weights_only=False)["ranking"]
@@ -50,11 +54,18 @@ def plan_levels(run: Run, ratios: list[float], sample: int = 4000) -> list[tuple
            for k in CANDIDATE_K if k <= feats.shape[1] for b in CANDIDATE_BITS}
     plan = []
     for r in ratios:
-        ok = [(f32 / e, k, b) for (k, b), e in est.items() if e >= r]
+        ok = sorted(((f32 / e, k, b) for (k, b), e in est.items() if e >= r), reverse=True)[:candidates]
         if not ok:
             log.info("no candidate reaches %sx", r)
             continue
-        _, k, b = max(ok)
+        if len(ok) > 1:
+            scores = {(k, b): steps.proxy_accuracy(run, k, b, max_train=max_train, seed=seed) for _, k, b in ok}
+            for (k, b), a in scores.items():
+                log.info("target %sx: candidate k=%d bits=%d (estimated %.0fx) proxy accuracy %.4f",
+                         r, k, b, est[(k, b)], a)
+            k, b = max(scores, key=scores.get)
+        else:
+            _, k, b = ok[0]
         plan.append((k, b, est[(k, b)]))
         log.info("target %sx: k=%d bits=%d (estimated %.0fx)", r, k, b, est[(k, b)])
     return list(dict.fromkeys(plan))
@@ -84,6 +95,8 @@ def setup_args() -> argparse.ArgumentParser:
     p.add_argument("--mse-epoch-factor", type=int, default=2,
                    help="AECNN step 3 (feature MSE, no tail pass, cheap) runs this many times --codec-epochs")
     p.add_argument("--ratios", default="256,1024,4096", help="AECNN target compression ratios")
+    p.add_argument("--plan-candidates", type=int, default=1,
+                   help="per target ratio, how many (k, bits) candidates get a proxy run of step 3 (1: none)")
     p.add_argument("--bottlenet", default="4:1,1:1,1:3", help="BottleNet++ levels as k:stride")
     p.add_argument("--repeats", type=int, default=20, help="profiler repetitions")
     p.add_argument("--seed", type=int, default=0)
@@ -115,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     spec3 = FitSpec(epochs=args.codec_epochs, lr=1e-3, optimizer="adam", seed=args.seed)
     spec3_aecnn = FitSpec(epochs=args.codec_epochs * args.mse_epoch_factor, lr=1e-3, optimizer="adam", seed=args.seed)
     spec4 = FitSpec(epochs=args.finetune_epochs, lr=3e-4, optimizer="adam", seed=args.seed)
-    for k, b, _ in plan_levels(run, [float(r) for r in args.ratios.split(",") if r]):
+    targets = [float(r) for r in args.ratios.split(",") if r]
+    for k, b, _ in plan_levels(run, targets, candidates=args.plan_candidates, max_train=args.max_train,
+                               seed=args.seed):
         if not run.path(f"aecnn-k{k}b{b}.pt").exists():
             steps.step_aecnn(run, k, b, spec3_aecnn, spec4, max_train=args.max_train)
     for item in [s for s in args.bottlenet.split(",") if s]:

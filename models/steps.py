@@ -6,7 +6,9 @@ run folder as float16 (``features-<split>.pt``); every later step and level read
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -83,6 +85,18 @@ def step_attention(run: Run, spec: FitSpec, sparsity: float = 1e-3, max_train: i
     return ranking
 
 
+def _feature_mse(m: nn.ModuleDict, b: tuple) -> torch.Tensor:
+    """Step 3 loss of AECNN: rebuild the split feature from the quantised selected channels."""
+    z = b[0].float()
+    return F.mse_loss(m["codec"](z), z)
+
+
+def _codec_only(m: nn.ModuleDict) -> None:
+    """Train mode for the codec only: the frozen tail keeps its batch-norm statistics."""
+    m.eval()
+    m["codec"].train()
+
+
 def _two_phase(run: Run, name: str, codec: nn.Module, spec3: FitSpec, spec4: FitSpec,
                phase3: str, max_train: int | None) -> tuple[Tail, float]:
     """Phase 3 (backbone frozen) then phase 4 (fine-tune codec decoder and tail)."""
@@ -90,19 +104,11 @@ def _two_phase(run: Run, name: str, codec: nn.Module, spec3: FitSpec, spec4: Fit
     tail = _frozen_tail(run)
     model = nn.ModuleDict({"codec": codec, "tail": tail}).to(run.device)
 
-    def mse(m: nn.ModuleDict, b: tuple) -> torch.Tensor:
-        z = b[0].float()
-        return F.mse_loss(m["codec"](z), z)
-
     def ce_frozen(m: nn.ModuleDict, b: tuple) -> torch.Tensor:
         return F.cross_entropy(m["tail"](m["codec"](b[0].float())), b[1])
 
-    def codec_only(m: nn.ModuleDict) -> None:
-        m.eval()
-        m["codec"].train()
-
-    fit(model, codec.parameters(), mse if phase3 == "mse" else ce_frozen, train, spec3,
-        run.path(f"{name}.pt.partial3"), run.device, train_mode=codec_only, desc=f"{name} step 3")
+    fit(model, codec.parameters(), _feature_mse if phase3 == "mse" else ce_frozen, train, spec3,
+        run.path(f"{name}.pt.partial3"), run.device, train_mode=_codec_only, desc=f"{name} step 3")
     for p in tail.parameters():
         p.requires_grad_(True)
     trainable = [p for n, p in codec.named_parameters() if not n.startswith("encoder")
@@ -115,8 +121,14 @@ def _two_phase(run: Run, name: str, codec: nn.Module, spec3: FitSpec, spec4: Fit
 
 
 def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64,
-               max_train: int | None = None) -> float:
-    """Steps 3 and 4 for AECNN with the top-``k`` channels at ``bits`` bits; save ``aecnn-k{k}b{bits}.pt``."""
+               max_train: int | None = None, phase3: str = "mse") -> float:
+    """Steps 3 and 4 for AECNN with the top-``k`` channels at ``bits`` bits; save ``aecnn-k{k}b{bits}.pt``.
+
+    Step 3 trains quantiser step and decoder with the backbone frozen, on feature MSE (``mse``:
+    no tail pass, cheap) or on the task loss through the frozen tail (``ce``, as BottleNet++).
+    """
+    if phase3 not in ("mse", "ce"):
+        raise ValueError(f"phase3 must be 'mse' or 'ce', not {phase3!r}")
     torch.manual_seed(spec3.seed)
     name = f"aecnn-k{k}b{bits}"
     ranking = torch.load(run.path("attention.pt"), weights_only=False)["ranking"]
@@ -124,15 +136,41 @@ def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidd
     codec = AECNNCodec(train.tensors[0].shape[1], k, bits, hidden)
     codec.index.copy_(ranking[:k])
     codec.quant.calibrate(codec.select(train.tensors[0][:5000].float()))
-    tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3="mse", max_train=max_train)
+    tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3=phase3, max_train=max_train)
     codec.eval()
     with torch.no_grad():
         sym = torch.cat([codec.symbols(x.float().to(run.device)).cpu()
                          for x, _ in DataLoader(train, batch_size=1000)]).numpy()
     codec.fit_entropy(sym)
     _save_level(run, name, {"kind": "aecnn", "k": k, "bits": bits, "hidden": hidden, "codec": codec.state_dict(),
-                            "entropy": codec.extra_state()}, tail, acc, spec3, spec4)
+                            "entropy": codec.extra_state(), "phase3": phase3}, tail, acc, spec3, spec4)
     return acc
+
+
+def proxy_accuracy(run: Run, k: int, bits: int, max_train: int | None = None, proxy_train: int = 8000,
+                   epochs: int = 2, seed: int = 0) -> float:
+    """Accuracy through the frozen tail after a short step 3 (feature MSE) of AECNN at (k, bits).
+
+    Ranks candidate levels before full training. Trains on the first ``proxy_train`` cached
+    training features and scores on the last fifth (at most 2000) of them, which steps 2 to 4 do
+    not train on when ``max_train`` leaves them out; nothing is saved.
+    """
+    torch.manual_seed(seed)
+    feats, labels = cached_features(run, "train").tensors
+    n_val = min(2000, len(feats) // 5)
+    n_fit = min(proxy_train, len(feats) - n_val, max_train or len(feats))
+    ranking = torch.load(run.path("attention.pt"), weights_only=False)["ranking"]
+    codec = AECNNCodec(feats.shape[1], k, bits).to(run.device)
+    codec.index.copy_(ranking[:k])
+    codec.quant.calibrate(codec.select(feats[:5000].float()).to(run.device))
+    tail = _frozen_tail(run).to(run.device)
+    model = nn.ModuleDict({"codec": codec, "tail": tail})
+    with tempfile.TemporaryDirectory() as tmp:
+        fit(model, codec.parameters(), _feature_mse, TensorDataset(feats[:n_fit], labels[:n_fit]),
+            FitSpec(epochs=epochs, lr=1e-3, optimizer="adam", seed=seed), Path(tmp, "proxy.partial"),
+            run.device, train_mode=_codec_only, desc=f"proxy k{k}b{bits}")
+    model.eval()
+    return evaluate(lambda z: tail(codec(z.float())), TensorDataset(feats[-n_val:], labels[-n_val:]), run.device)
 
 
 def _save_level(run: Run, name: str, state: dict, tail: Tail, acc: float, spec3: FitSpec, spec4: FitSpec) -> None:
