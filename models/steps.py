@@ -147,8 +147,8 @@ def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidd
     return acc
 
 
-def proxy_accuracy(run: Run, k: int, bits: int, max_train: int | None = None, proxy_train: int = 8000,
-                   epochs: int = 2, seed: int = 0) -> float:
+def proxy_accuracy(run: Run, k: int, bits: int, max_train: int | None = None, proxy_train: int = 20000,
+                   epochs: int = 3, seed: int = 0) -> float:
     """Accuracy through the frozen tail after a short step 3 (feature MSE) of AECNN at (k, bits).
 
     Ranks candidate levels before full training. Trains on the first ``proxy_train`` cached
