@@ -4,7 +4,7 @@ PIP = $(PYTHON) -m pip
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROFILE = profiles/fashion-mnist-resnet50
 
-.PHONY: demo test test-slow data install install-all lint profile evaluate bench clean
+.PHONY: docs-figures demo test test-slow data install install-all lint profile evaluate bench clean
 
 ## demo: install the simulator (no torch) and run the paper sweep on the embedded profile
 demo: install
@@ -13,6 +13,11 @@ demo: install
 
 install:
 	$(PIP) install -q .
+
+## docs-figures: the README's figure, regenerated from the demo sweep
+docs-figures: demo
+	mkdir -p docs
+	cp results/paper/figures/hit_rate.png docs/paper_hit_rate.png
 
 ## test: install everything (models extra, dev tools, the Debian Fashion-MNIST package) and run the tests
 test: install-all data
@@ -35,7 +40,7 @@ lint:
 ## profile: retrain and re-profile the embedded default (hours on a 2-core CPU; minutes on a GPU)
 profile: install-all data
 	$(PYTHON) -m models.cli pipeline --run runs/fmnist-r50 --profile-out $(PROFILE) \
-		--backbone-epochs 4 --backbone-more-epochs 3 --backbone-more-lr 0.05 --max-train 20000 --ratios 256,1024,4096 --bottlenet 4:1,1:1,1:3
+		--backbone-epochs 4 --backbone-more-epochs 3 --backbone-more-lr 0.05 --max-train 20000 --ratios 256,1024,4096 --plan-candidates 4 --bottlenet 4:1,1:1,1:2,1:3
 
 evaluate:
 	$(PYTHON) -m models.cli evaluate $(PROFILE)
