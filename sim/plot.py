@@ -61,6 +61,7 @@ def plot_results(folder: str | Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     folder = Path(folder)
     sc, summary, ci, rec = _load(folder)
@@ -91,6 +92,10 @@ def plot_results(folder: str | Path) -> list[Path]:
                             color=f"C{i}", ls=styles[j % len(styles)], label=label)
         if key is not None:
             ax.set_xlabel(xlabel)
+            xs = pd.to_numeric(ci[key], errors="coerce")
+            if key != "channel.snr_db" and xs.notna().all() and xs.min() > 0 and xs.max() / xs.min() >= 8:
+                ax.set_xscale("log", base=2)  # counts and rates swept by doubling
+                ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set_ylabel(ylabel)
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
