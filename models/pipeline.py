@@ -26,7 +26,7 @@ from models.data import DataMissing
 from models.entropy import fit_probabilities
 from models.fit import FitSpec, setup_logging
 from models.run import Run, RunConfig
-from models.train import step_backbone, step_backbone_continue
+from models.train import backbone_stages_done, step_backbone, step_backbone_continue
 
 log = logging.getLogger("aecnn.pipeline")
 CANDIDATE_K = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
@@ -89,6 +89,20 @@ def _cached_proxy(run: Run, k: int, bits: int, max_train: int | None, seed: int)
     return cache[key]
 
 
+def _more_stages(epochs: str, lrs: str) -> list[tuple[int, float]]:
+    """'3,3' and '0.05,0.02' -> [(3, 0.05), (3, 0.02)]; '0' or '' -> []; the last rate repeats."""
+    try:
+        eps = [int(e) for e in epochs.split(",") if e.strip() and int(e) != 0]
+        rates = [float(r) for r in lrs.split(",") if r.strip()]
+    except ValueError:
+        raise ValueError(f"--backbone-more-epochs {epochs!r} / --backbone-more-lr {lrs!r}: "
+                         "give comma-separated numbers") from None
+    if any(e < 0 for e in eps) or any(r <= 0 for r in rates) or (eps and not rates):
+        raise ValueError(f"--backbone-more-epochs {epochs!r} / --backbone-more-lr {lrs!r}: "
+                         "epochs must be positive, rates above 0")
+    return [(e, rates[min(i, len(rates) - 1)]) for i, e in enumerate(eps)]
+
+
 def setup_args() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aecnn-models pipeline", description=__doc__)
     p.add_argument("--run", type=Path, required=True)
@@ -103,9 +117,10 @@ def setup_args() -> argparse.ArgumentParser:
     p.add_argument("--test-subset", type=int, default=None)
     p.add_argument("--backbone-epochs", type=int, default=4)
     p.add_argument("--backbone-lr", type=float, default=0.1)
-    p.add_argument("--backbone-more-epochs", type=int, default=0,
-                   help="a second one-cycle run of the backbone from the first (0: none)")
-    p.add_argument("--backbone-more-lr", type=float, default=0.05)
+    p.add_argument("--backbone-more-epochs", default="",
+                   help="further one-cycle runs of the backbone, each from the last, as epochs per run: '3' or '3,3'")
+    p.add_argument("--backbone-more-lr", default="0.05",
+                   help="peak learning rate of each further run, e.g. '0.05,0.02' (the last repeats)")
     p.add_argument("--attention-epochs", type=int, default=1)
     p.add_argument("--codec-epochs", type=int, default=1, help="epochs of step 3 per level")
     p.add_argument("--finetune-epochs", type=int, default=1, help="epochs of step 4 per level")
@@ -123,6 +138,11 @@ def setup_args() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = setup_args().parse_args(argv)
+    try:
+        more_stages = _more_stages(args.backbone_more_epochs, args.backbone_more_lr)
+    except ValueError as e:
+        print(f"aecnn-models pipeline: {e}", file=sys.stderr)
+        return 2
     cfg = RunConfig(dataset=args.dataset, data_root=args.data_root, depth=args.depth,
                     width_per_group=args.width_per_group, stem=args.stem, split=args.split,
                     train_subset=args.train_subset, test_subset=args.test_subset, seed=args.seed)
@@ -133,13 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aecnn-models pipeline: {e}", file=sys.stderr)
         return 2
     setup_logging(run.path("train.log"))
-    if not run.path("backbone.pt").exists() and not run.path("backbone-stage1.pt").exists():
+    if backbone_stages_done(run) == 0:
         step_backbone(run, FitSpec(epochs=args.backbone_epochs, lr=args.backbone_lr, seed=args.seed))
-    stage1, final = run.path("backbone-stage1.pt"), run.path("backbone.pt")
-    if args.backbone_more_epochs and (not stage1.exists() or not final.exists()
-                                      or run.path("backbone.pt.partial2").exists()):
-        step_backbone_continue(run, FitSpec(epochs=args.backbone_more_epochs, lr=args.backbone_more_lr,
-                                            seed=args.seed))
+    for stage, (epochs, lr) in enumerate(more_stages, start=2):
+        if backbone_stages_done(run) < stage:
+            step_backbone_continue(run, FitSpec(epochs=epochs, lr=lr, seed=args.seed))
     if not run.path("attention.pt").exists():
         steps.step_attention(run, FitSpec(epochs=args.attention_epochs, lr=1e-3, optimizer="adam", seed=args.seed),
                              max_train=args.max_train)

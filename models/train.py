@@ -44,30 +44,48 @@ def step_backbone(run: Run, spec: FitSpec) -> float:
     return acc
 
 
+def backbone_stages_done(run: Run) -> int:
+    """How many backbone stages (one-cycle runs) are finished in ``run``.
+
+    Stage 1 writes backbone.pt. A continuation stage s (s >= 2) first moves backbone.pt to
+    backbone-stage{s-1}.pt, trains from it with state in backbone.pt.partial{s}, and writes a
+    new backbone.pt.
+    """
+    k = 0
+    while run.path(f"backbone-stage{k + 1}.pt").exists():
+        k += 1
+    partial = run.path("backbone.pt.partial" if k == 0 else f"backbone.pt.partial{k + 1}")
+    return k + 1 if run.path("backbone.pt").exists() and not partial.exists() else k
+
+
 def step_backbone_continue(run: Run, spec: FitSpec) -> float:
-    """Step 1, continued: another one-cycle run from the trained backbone (kept as backbone-stage1.pt)."""
-    stage1 = run.path("backbone-stage1.pt")
-    if not stage1.exists():
-        run.path("backbone.pt").replace(stage1)
-    ck = torch.load(stage1, map_location="cpu", weights_only=False)
-    torch.manual_seed(spec.seed + 1)
+    """Step 1, continued: one more one-cycle run from the last backbone (kept as backbone-stage{s-1}.pt)."""
+    stage = backbone_stages_done(run) + 1
+    if stage < 2:
+        raise FileNotFoundError(f"{run.path('backbone.pt')}: train the backbone before continuing it")
+    src = run.path(f"backbone-stage{stage - 1}.pt")
+    if not src.exists():
+        run.path("backbone.pt").replace(src)
+    ck = torch.load(src, map_location="cpu", weights_only=False)
+    torch.manual_seed(spec.seed + stage - 1)
     net = run.build_backbone()
     net.load_state_dict(ck["model"])
     net.to(run.device)
     train = run.tensors("train")
     if run.config.augment:
         train = Augment(train, pad=2, flip=True)
-    partial = run.path("backbone.pt.partial2")
+    partial = run.path(f"backbone.pt.partial{stage}")
     fit(net, net.parameters(), lambda m, b: F.cross_entropy(m(b[0]), b[1]), train, spec, partial,
-        run.device, desc="backbone (continued)")
+        run.device, desc=f"backbone (stage {stage})")
     net.eval()
     acc = evaluate(net, run.tensors("test"), run.device)
     fits = ck.get("fits", [ck["fit"]]) + [asdict(spec)]
+    accs = ck.get("stage_test_accuracies", [ck["test_accuracy"]]) + [acc]
     atomic_save({"model": net.state_dict(), "config": asdict(run.config), "fit": fits[0], "fits": fits,
-                 "norm": run.norm(), "test_accuracy": acc, "stage1_test_accuracy": ck["test_accuracy"]},
-                run.path("backbone.pt"))
+                 "norm": run.norm(), "test_accuracy": acc, "stage1_test_accuracy": accs[0],
+                 "stage_test_accuracies": accs}, run.path("backbone.pt"))
     partial.unlink(missing_ok=True)
-    log.info("backbone (continued): test accuracy %.4f (before: %.4f)", acc, ck["test_accuracy"])
+    log.info("backbone (stage %d): test accuracy %.4f (before: %.4f)", stage, acc, ck["test_accuracy"])
     return acc
 
 
