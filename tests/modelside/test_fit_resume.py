@@ -44,3 +44,34 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
         torch.device("cpu"))
     for (k, va), vc in zip(net_a.state_dict().items(), net_c.state_dict().values()):
         assert torch.equal(va, vc), k
+
+
+def test_backbone_stage_bookkeeping(tmp_path):
+    from models.pipeline import _more_stages
+    from models.train import backbone_stages_done
+
+    class _Run:
+        def path(self, name):
+            return tmp_path / name
+
+    run = _Run()
+    assert backbone_stages_done(run) == 0
+    (tmp_path / "backbone.pt.partial").touch()
+    assert backbone_stages_done(run) == 0  # stage 1 interrupted
+    (tmp_path / "backbone.pt.partial").unlink()
+    (tmp_path / "backbone.pt").touch()
+    assert backbone_stages_done(run) == 1
+    (tmp_path / "backbone.pt").rename(tmp_path / "backbone-stage1.pt")
+    assert backbone_stages_done(run) == 1  # stage 2 began: backbone.pt moved aside, nothing new yet
+    (tmp_path / "backbone.pt.partial2").touch()
+    (tmp_path / "backbone.pt").touch()
+    assert backbone_stages_done(run) == 1  # a partial of stage 2 means it is not finished
+    (tmp_path / "backbone.pt.partial2").unlink()
+    assert backbone_stages_done(run) == 2
+
+    assert _more_stages("3,3", "0.05,0.02") == [(3, 0.05), (3, 0.02)]
+    assert _more_stages("3,2,1", "0.05") == [(3, 0.05), (2, 0.05), (1, 0.05)]
+    assert _more_stages("0", "0.05") == [] and _more_stages("", "0.05") == []
+    for bad in (("x", "0.1"), ("3", "-1"), ("3", "")):
+        with pytest.raises(ValueError, match="backbone-more"):
+            _more_stages(*bad)
