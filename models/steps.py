@@ -120,6 +120,16 @@ def _two_phase(run: Run, name: str, codec: nn.Module, spec3: FitSpec, spec4: Fit
     return tail, acc
 
 
+def _aecnn_codec(run: Run, feats: torch.Tensor, k: int, bits: int, hidden: int = 64) -> AECNNCodec:
+    """A new AECNN codec on the top-``k`` channels of step 2's ranking, its quantiser calibrated on
+    the first 5000 cached training features ``feats``."""
+    ranking = torch.load(run.path("attention.pt"), weights_only=False)["ranking"]
+    codec = AECNNCodec(feats.shape[1], k, bits, hidden)
+    codec.index.copy_(ranking[:k])
+    codec.quant.calibrate(codec.select(feats[:5000].float()))
+    return codec
+
+
 def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64,
                max_train: int | None = None, phase3: str = "mse") -> float:
     """Steps 3 and 4 for AECNN with the top-``k`` channels at ``bits`` bits; save ``aecnn-k{k}b{bits}.pt``.
@@ -131,11 +141,8 @@ def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidd
         raise ValueError(f"phase3 must be 'mse' or 'ce', not {phase3!r}")
     torch.manual_seed(spec3.seed)
     name = f"aecnn-k{k}b{bits}"
-    ranking = torch.load(run.path("attention.pt"), weights_only=False)["ranking"]
     train = cached_features(run, "train")
-    codec = AECNNCodec(train.tensors[0].shape[1], k, bits, hidden)
-    codec.index.copy_(ranking[:k])
-    codec.quant.calibrate(codec.select(train.tensors[0][:5000].float()))
+    codec = _aecnn_codec(run, train.tensors[0], k, bits, hidden)
     tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3=phase3, max_train=max_train)
     codec.eval()
     with torch.no_grad():
@@ -159,10 +166,7 @@ def proxy_accuracy(run: Run, k: int, bits: int, max_train: int | None = None, pr
     feats, labels = cached_features(run, "train").tensors
     n_val = min(2000, len(feats) // 5)
     n_fit = min(proxy_train, len(feats) - n_val, max_train or len(feats))
-    ranking = torch.load(run.path("attention.pt"), weights_only=False)["ranking"]
-    codec = AECNNCodec(feats.shape[1], k, bits).to(run.device)
-    codec.index.copy_(ranking[:k])
-    codec.quant.calibrate(codec.select(feats[:5000].float()).to(run.device))
+    codec = _aecnn_codec(run, feats, k, bits).to(run.device)
     tail = _frozen_tail(run).to(run.device)
     model = nn.ModuleDict({"codec": codec, "tail": tail})
     with tempfile.TemporaryDirectory() as tmp:
