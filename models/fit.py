@@ -20,6 +20,14 @@ from torch.utils.data import DataLoader, Dataset
 log = logging.getLogger("aecnn.train")
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def atomic_save(obj: object, path: Path) -> None:
     """torch.save to a temporary file, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)

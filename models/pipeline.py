@@ -24,7 +24,7 @@ from models import steps
 from models.aecnn import UniformQuantizer
 from models.data import DataMissing
 from models.entropy import fit_probabilities
-from models.fit import FitSpec, setup_logging
+from models.fit import FitSpec, atomic_write_text, setup_logging
 from models.run import Run, RunConfig
 from models.train import backbone_stages_done, step_backbone, step_backbone_continue
 
@@ -83,9 +83,7 @@ def _cached_proxy(run: Run, k: int, bits: int, max_train: int | None, seed: int)
     key = f"k{k}b{bits} max_train={max_train} seed={seed}"
     if key not in cache:
         cache[key] = steps.proxy_accuracy(run, k, bits, max_train=max_train, seed=seed)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cache, indent=1))
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(cache, indent=1))
     return cache[key]
 
 

@@ -12,7 +12,6 @@ import argparse
 import datetime as dt
 import hashlib
 import io
-import os
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from models.aecnn import AECNNCodec
 from models.backbone import Head, Tail
 from models.bottlenet import BottleNetCodec
 from models.data import DataMissing
+from models.fit import atomic_write_text
 from models.run import Run
 
 
@@ -130,13 +130,10 @@ def main(argv: list[str] | None = None, made_by: str | None = None) -> int:
 
 def write_profile(out: Path, name: str, prof: dict, samples) -> None:
     """Write profile.yaml and samples.csv atomically."""
-    out.mkdir(parents=True, exist_ok=True)
     prof = {"name": name, **prof}
     for fname, text in (("samples.csv", samples.to_csv(index=False)),
                         ("profile.yaml", yaml.safe_dump(prof, sort_keys=False, width=100))):
-        tmp = out / (fname + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, out / fname)
+        atomic_write_text(out / fname, text)
 
 
 def provenance(run: Run, levels: list[Level], n: int, command: str, made_by: str | None = None) -> dict:

@@ -6,7 +6,6 @@ step (``backbone``) and stored in ``config.json`` and in every checkpoint; later
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import torch
 
 from models import data as datasets
 from models.backbone import build_resnet
+from models.fit import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,7 @@ class Run:
             if stored != config:
                 raise ValueError(f"{cfg_path}: run exists with another configuration; use a new --run folder")
         else:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = cfg_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(asdict(config), indent=2))
-            os.replace(tmp, cfg_path)
+            atomic_write_text(cfg_path, json.dumps(asdict(config), indent=2))
         self.config = config
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self._sets: dict[str, datasets.ImageSet] = {}
