@@ -198,7 +198,7 @@ def build_profile(run: Run, args: argparse.Namespace) -> tuple[dict, pd.DataFram
     hardware = {HOST: f"{m['cpu']}, {m['threads']} torch threads, torch {m['torch']}"}
     if "gpu" in m:
         hardware[cuda_key()] = f"{m['gpu']}, CUDA-event timing, batch 1..64"
-    prov = provenance(run, levels, len(samples), args.command, getattr(args, "made_by", None))
+    prov = provenance(run, levels, len(samples), args.command, args.made_by)
     prof = {"provenance": prov, "hardware": hardware,
             "feature": {"split": run.config.split, "shape": feat_shape, "float32_bytes": f32},
             "stages": stages, "schemes": schemes}
