@@ -13,10 +13,11 @@ import numpy as np
 import simpy
 
 from sim.channel import Link, RateModel, make_snr_process, packets, rng_for
-from sim.errors import ConfigError
 from sim.nodes import Cpu, EdgeServer, FifoUplink, RoundRobinUplink
+from sim.preflight import check_schemes
 from sim.profile import Profile, SchemeSpec
 from sim.scenario import Arrival, Scenario
+from sim.tables import read_arrival_trace
 
 RECORD_FIELDS = (
     "device", "task", "arrival_ms", "image", "label", "bytes", "air_bytes", "device_wait_ms",
@@ -30,8 +31,7 @@ def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, see
     rng = rng_for(seed, 2, device)
     limit = count if count is not None else math.inf
     if arr.process == "trace":
-        t = np.atleast_1d(np.genfromtxt(arr.trace, delimiter=",", names=True, dtype=float)["time_s"])
-        t = np.sort(t)
+        t = read_arrival_trace(arr.trace)
     else:
         n = count if count is not None else None
         if arr.process == "periodic":
@@ -67,8 +67,7 @@ class Simulation:
     """Builds the nodes of a scenario for one scheme and one seed, and runs its tasks."""
 
     def __init__(self, sc: Scenario, profile: Profile, scheme: str, seed: int, lindley: bool | None = None) -> None:
-        if scheme not in profile.schemes:
-            raise ConfigError(sc.source, "schemes", scheme, f"not a scheme of profile {profile.name}")
+        check_schemes(sc, profile, (scheme,))
         self.sc, self.profile, self.seed = sc, profile, seed
         self.spec: SchemeSpec = profile.schemes[scheme]
         self.env = env = simpy.Environment()
@@ -81,7 +80,6 @@ class Simulation:
                        else RoundRobinUplink(env, self.link, sc.devices.count))
         e = sc.edge
         self.edge_hw, self.dev_hw = e.hardware, sc.devices.hardware
-        self._check_hardware()
         self._edge_cache: dict[int, float] = {}
         self.edge = EdgeServer(env, e.gpus, e.batching.max_batch, e.batching.max_wait_ms / 1e3, self._edge_seconds)
         self.device_s = profile.stage_time_ms(self.spec.device_stages, self.dev_hw, 1) / 1e3 / sc.devices.speed
@@ -89,15 +87,6 @@ class Simulation:
         self.prop_s = ch.propagation_ms / 1e3
         self.records: list[tuple] = []
         self.last_activity = 0.0
-
-    def _check_hardware(self) -> None:
-        for key, hw, stages in (("devices.hardware", self.dev_hw, self.spec.device_stages),
-                                ("edge.hardware", self.edge_hw, self.spec.edge_stages)):
-            for s in stages:
-                if hw not in self.profile.stages[s]["latency_ms"]:
-                    raise ConfigError(self.sc.source, key, hw,
-                                      f"stage {s} of profile {self.profile.name} has no latency for it; "
-                                      f"known: {', '.join(sorted(self.profile.stages[s]['latency_ms']))}")
 
     def _edge_seconds(self, batch: int) -> float:
         t = self._edge_cache.get(batch)
@@ -132,7 +121,7 @@ class Simulation:
         env, spec, ch = self.env, self.spec, self.sc.channel
         arrival, times, status = env.now, {}, "done"
         nbytes = int(spec.payload_bytes[img]) if spec.kind != "local" else 0
-        n_pk, air = packets(nbytes, ch) if spec.kind != "local" else (0, 0)
+        n_pk = packets(nbytes, ch)[0] if spec.kind != "local" else 0
         batch, down, prop = 0, 0.0, 0.0
         try:
             yield from self.cpus[device].compute(self.device_s, times)
@@ -144,7 +133,6 @@ class Simulation:
                 bits = [8.0 * s for s in sizes] if tries is None else \
                     [8.0 * s for s, n in zip(sizes, tries) for _ in range(int(n))]
                 sent = yield from self.uplink.transmit(device, bits, times)
-                air = int(sum(bits) / 8)
                 if not sent:
                     status = "outage"
                 elif not ok:
@@ -157,6 +145,7 @@ class Simulation:
                     down, prop = self.downlink_s, prop + self.prop_s
         except simpy.Interrupt:
             status = "dropped"
+        air = int(times.get("uplink_bits", 0.0) // 8)  # bytes that went on the air, headers and resends included
         self._record(device, k, img, arrival, nbytes, air, times, batch, down, prop, status)
 
     def _record(self, device, k, img, arrival, nbytes, air, times, batch, down, prop, status) -> None:

@@ -6,12 +6,15 @@ every test image as numpy arrays.
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from sim import tables
 from sim.errors import ConfigError
 
 
@@ -55,8 +58,8 @@ class Profile:
         table = self.stages[stage]["latency_ms"].get(hardware)
         if table is None:
             raise KeyError(f"stage {stage} has no latency for hardware {hardware}")
-        sizes = sorted(int(b) for b in table)
-        values = [float(table[b]) for b in sizes]
+        sizes = list(table)  # whole numbers >= 1, sorted by the loader
+        values = list(table.values())
         if batch in sizes:
             return values[sizes.index(batch)]
         if len(sizes) == 1:
@@ -75,61 +78,106 @@ def _fail(folder: Path, key: str, value: object, problem: str) -> ConfigError:
 
 
 def load_profile(folder: str | Path) -> Profile:
-    """Read and check a profile folder; raises ConfigError naming file, key and value."""
-    folder = Path(folder)
+    """Read and check a profile folder; raises ConfigError naming file, key and value.
+
+    Parsed once per process: a second call for the same unchanged files returns the same object.
+    """
+    folder = Path(folder).resolve()
     ypath, cpath = folder / "profile.yaml", folder / "samples.csv"
     if not ypath.is_file():
         raise ConfigError(folder, "profile", str(folder), "no profile.yaml in that folder")
+    if not cpath.is_file():
+        raise ConfigError(cpath, "(file)", str(cpath), "samples.csv missing beside profile.yaml")
+    stamp = tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (ypath, cpath))
+    return _load_cached(folder, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(folder: Path, stamp: tuple) -> Profile:
+    meta = read_meta(folder)
+    stages = {name: _check_stage(folder, name, st) for name, st in meta["stages"].items()}
+    meta = {**meta, "stages": stages}
+    for name, sc in meta["schemes"].items():
+        _check_scheme(folder, name, sc, stages)
+    return Profile(folder, meta, _read_samples(folder / "samples.csv", meta["schemes"]))
+
+
+def read_meta(folder: Path) -> dict:
+    """profile.yaml as a dict with mappings ``stages`` and ``schemes`` (checked no further)."""
+    ypath = folder / "profile.yaml"
     try:
-        meta = yaml.safe_load(ypath.read_text())
+        text = ypath.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _fail(folder, "(file)", str(ypath), f"is not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise _fail(folder, "(file)", str(ypath), f"cannot be read: {e.strerror or e}") from None
+    try:
+        meta = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise _fail(folder, "(file)", str(e).splitlines()[0], "is not valid YAML") from None
     if not isinstance(meta, dict):
         raise _fail(folder, "(top level)", meta, "must be a mapping")
     for key in ("stages", "schemes"):
         if not isinstance(meta.get(key), dict) or not meta[key]:
-            raise _fail(folder, key, meta.get(key), "must be a non-empty mapping")
-    if not cpath.is_file():
-        raise ConfigError(cpath, "(file)", str(cpath), "samples.csv missing beside profile.yaml")
-    columns = _read_columns(cpath)
-    if "label" not in columns:
-        raise ConfigError(cpath, "label", None, "column missing")
-    for name, st in meta["stages"].items():
-        lat = st.get("latency_ms") if isinstance(st, dict) else None
-        if not isinstance(lat, dict) or not lat:
-            raise _fail(folder, f"stages.{name}.latency_ms", lat, "must map hardware keys to {batch: ms}")
-        for hw, table in lat.items():
-            if not isinstance(table, dict) or not table or any(float(v) < 0 for v in table.values()):
-                raise _fail(folder, f"stages.{name}.latency_ms.{hw}", table, "must map batch sizes to ms >= 0")
-    for name, sc in meta["schemes"].items():
-        _check_scheme(folder, cpath, name, sc, meta["stages"], columns)
-    return Profile(folder, meta, columns)
+            raise _fail(folder, key, meta.get(key), "must be a non-empty mapping of names")
+    return meta
 
 
-def _check_scheme(folder: Path, cpath: Path, name: str, sc: dict, stages: dict, columns: dict) -> None:
+def _check_stage(folder: Path, name: str, st: object) -> dict:
+    """A stage with its latency table normalised to {hardware: {int batch: float ms}}."""
+    lat = st.get("latency_ms") if isinstance(st, dict) else None
+    if not isinstance(lat, dict) or not lat:
+        raise _fail(folder, f"stages.{name}.latency_ms", lat, "must map hardware keys to {batch: ms}")
+    tables = {}
+    for hw, table in lat.items():
+        key = f"stages.{name}.latency_ms.{hw}"
+        if not isinstance(table, dict) or not table:
+            raise _fail(folder, key, table, "must map batch sizes to ms")
+        clean = {}
+        for b, ms in table.items():
+            batch = _batch_size(b)
+            if batch is None:
+                raise _fail(folder, f"{key}.{b}", b, "a batch size must be a whole number >= 1")
+            if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not math.isfinite(ms) or ms < 0:
+                raise _fail(folder, f"{key}.{b}", ms, "latency must be a finite number of ms >= 0")
+            clean[batch] = float(ms)
+        tables[str(hw)] = dict(sorted(clean.items()))
+    return {**st, "latency_ms": tables}
+
+
+def _batch_size(b: object) -> int | None:
+    if isinstance(b, bool):
+        return None
+    if isinstance(b, str) and b.strip().isdigit():
+        b = int(b)
+    return b if isinstance(b, int) and b >= 1 else None
+
+
+def _check_scheme(folder: Path, name: str, sc: object, stages: dict) -> None:
     if not isinstance(sc, dict):
         raise _fail(folder, f"schemes.{name}", sc, "must be a mapping")
     if sc.get("kind") not in ("local", "offload", "split"):
         raise _fail(folder, f"schemes.{name}.kind", sc.get("kind"), "must be local, offload or split")
     for side in ("device", "edge"):
-        for s in sc.get(side, []):
+        names = sc.get(side, [])
+        if not isinstance(names, list) or not all(isinstance(s, str) for s in names):
+            raise _fail(folder, f"schemes.{name}.{side}", names, "must be a list of stage names")
+        for s in names:
             if s not in stages:
                 raise _fail(folder, f"schemes.{name}.{side}", s, "names no stage of the profile")
+    if not sc.get("device") and not sc.get("edge"):
+        raise _fail(folder, f"schemes.{name}", sc, "runs no stage on the device nor on the edge")
     for col in ("bytes_column", "correct_column"):
-        if sc.get(col) not in columns:
-            raise ConfigError(cpath, sc.get(col, f"{name}_{col}"), None,
-                              f"column of scheme {name} missing from samples.csv")
-    if np.any(columns[sc["bytes_column"]] < 0):
-        raise ConfigError(cpath, sc["bytes_column"], int(columns[sc["bytes_column"]].min()), "bytes must be >= 0")
+        if not isinstance(sc.get(col), str) or not sc[col]:
+            raise _fail(folder, f"schemes.{name}.{col}", sc.get(col), "must name a column of samples.csv")
 
 
-def _read_columns(path: Path) -> dict[str, np.ndarray]:
-    try:
-        arr = np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8",
-                            deletechars="", replace_space=" ")
-    except ValueError as e:
-        raise ConfigError(path, "(file)", str(e).splitlines()[0], "is not a valid CSV") from None
-    arr = np.atleast_1d(arr)
-    if arr.dtype.names is None or len(arr) == 0:
-        raise ConfigError(path, "(file)", None, "has no rows")
-    return {n: np.asarray(arr[n], dtype=float) for n in arr.dtype.names}
+def _read_samples(cpath: Path, schemes: dict) -> dict[str, np.ndarray]:
+    """The columns the schemes use, checked: labels integers, bytes whole numbers >= 0, correct 0/1."""
+    need = ["label"] + [sc[c] for sc in schemes.values() for c in ("bytes_column", "correct_column")]
+    df = tables.read_csv(cpath, "samples.csv", tuple(dict.fromkeys(need)))
+    cols = {"label": tables.column(cpath, df, "label", integer=True)}
+    for sc in schemes.values():
+        cols[sc["bytes_column"]] = tables.column(cpath, df, sc["bytes_column"], integer=True, lo=0)
+        cols[sc["correct_column"]] = tables.column(cpath, df, sc["correct_column"], integer=True, lo=0, hi=1)
+    return cols

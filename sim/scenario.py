@@ -6,6 +6,10 @@ Every key is documented in README.md ("Scenario keys"). Units are in the names: 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import itertools
+import math
+import typing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -14,16 +18,22 @@ import yaml
 
 from sim import schema
 from sim.errors import ConfigError
-from sim.schema import field, non_negative, one_of, positive
+from sim.schema import field, in_range, one_of, positive
+
+BIG = 1e9  # upper bound of times, counts and rates that are finite but meaningless beyond it
 
 
 @dataclass(frozen=True)
 class Arrival:
     process: str = field("periodic", check=one_of("periodic", "poisson", "trace"))
-    period_ms: float | None = field(None, check=positive)
-    jitter_ms: float = field(0.0, check=non_negative)
-    rate_per_s: float | None = field(None, check=positive)
+    period_ms: float | None = field(None, check=in_range(0, BIG, lo_open=True, unit="ms"))
+    jitter_ms: float = field(0.0, check=in_range(0, BIG, unit="ms"))
+    rate_per_s: float | None = field(None, check=in_range(0, BIG, lo_open=True, unit="per s"))
     trace: str | None = None  # CSV with a column time_s (arrival times of one device)
+
+    def applicable(self) -> set[str]:
+        return {"process", *{"periodic": ("period_ms", "jitter_ms"), "poisson": ("rate_per_s",),
+                             "trace": ("trace",)}[self.process]}
 
     def validate(self, file: str, prefix: str) -> None:
         need = {"periodic": "period_ms", "poisson": "rate_per_s", "trace": "trace"}[self.process]
@@ -37,8 +47,8 @@ class Arrival:
 class Tasks:
     arrival: Arrival = field(Arrival(process="periodic", period_ms=100.0))
     count: int | None = field(None, check=positive)
-    duration_s: float | None = field(None, check=positive)
-    deadline_ms: float = field(100.0, check=positive)
+    duration_s: float | None = field(None, check=in_range(0, BIG, lo_open=True, unit="s"))
+    deadline_ms: float = field(100.0, check=in_range(0, BIG, lo_open=True, unit="ms"))
     on_deadline: str = field("finish", check=one_of("finish", "drop"))
 
     def validate(self, file: str, prefix: str) -> None:
@@ -50,18 +60,23 @@ class Tasks:
 class Devices:
     count: int = field(1, check=positive)
     hardware: str = "host-cpu"
-    speed: float = field(1.0, check=positive)
+    speed: float = field(1.0, check=in_range(0, 1e6, lo_open=True))
 
 
 @dataclass(frozen=True)
 class Fading:
     model: str = field("none", check=one_of("none", "rayleigh", "rician", "gilbert-elliott", "trace"))
-    coherence_ms: float = field(10.0, check=positive)
-    k_factor: float = field(3.0, check=non_negative)
-    bad_offset_db: float = -15.0
-    good_mean_ms: float = field(1000.0, check=positive)
-    bad_mean_ms: float = field(200.0, check=positive)
+    coherence_ms: float = field(10.0, check=in_range(0, BIG, lo_open=True, unit="ms"))
+    k_factor: float = field(3.0, check=in_range(0, 1e6))
+    bad_offset_db: float = field(-15.0, check=in_range(-100, 100, unit="dB"))
+    good_mean_ms: float = field(1000.0, check=in_range(0, BIG, lo_open=True, unit="ms"))
+    bad_mean_ms: float = field(200.0, check=in_range(0, BIG, lo_open=True, unit="ms"))
     trace: str | None = None  # CSV with columns time_s, snr_db
+
+    def applicable(self) -> set[str]:
+        return {"model", *{"none": (), "rayleigh": ("coherence_ms",), "rician": ("coherence_ms", "k_factor"),
+                           "gilbert-elliott": ("bad_offset_db", "good_mean_ms", "bad_mean_ms"),
+                           "trace": ("trace",)}[self.model]}
 
     def validate(self, file: str, prefix: str) -> None:
         if self.model == "trace" and not self.trace:
@@ -76,26 +91,29 @@ class Rate:
     efficiency: float = field(0.75, check=lambda v: None if 0 < v <= 1 else "must be in (0, 1]")
     table: str = field("nr-cqi1", check=one_of("nr-cqi1"))
     bler: float = field(0.1, check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)")
-    max_harq: int = field(3, check=non_negative)
+    max_harq: int = field(3, check=in_range(0, 100))
+
+    def applicable(self) -> set[str]:
+        return {"model", *{"shannon": ("efficiency",), "cqi": ("table", "bler", "max_harq")}[self.model]}
 
 
 @dataclass(frozen=True)
 class Downlink:
-    result_bytes: int = field(8, check=non_negative)
-    rate_bps: float = field(10e6, check=positive)
+    result_bytes: int = field(8, check=in_range(0, BIG, unit="bytes"))
+    rate_bps: float = field(10e6, check=in_range(0, 1e15, lo_open=True, unit="bit/s"))
 
 
 @dataclass(frozen=True)
 class Channel:
-    bandwidth_hz: float = field(1e6, check=positive)
-    snr_db: float = 10.0
+    bandwidth_hz: float = field(1e6, check=in_range(0, 1e12, lo_open=True, unit="Hz"))
+    snr_db: float = field(10.0, check=in_range(-100, 100, unit="dB"))
     fading: Fading = field(Fading())
     rate: Rate = field(Rate())
-    mtu_bytes: int = field(1500, check=positive)
-    header_bytes: int = field(40, check=non_negative)
+    mtu_bytes: int = field(1500, check=in_range(1, BIG, unit="bytes"))
+    header_bytes: int = field(40, check=in_range(0, BIG, unit="bytes"))
     sharing: str = field("fifo", check=one_of("fifo", "round-robin"))
     downlink: Downlink = field(Downlink())
-    propagation_ms: float = field(1.0, check=non_negative)
+    propagation_ms: float = field(1.0, check=in_range(0, BIG, unit="ms"))
 
     def validate(self, file: str, prefix: str) -> None:
         if self.header_bytes >= self.mtu_bytes:
@@ -104,29 +122,29 @@ class Channel:
 
 @dataclass(frozen=True)
 class Batching:
-    max_batch: int = field(1, check=positive)
-    max_wait_ms: float = field(0.0, check=non_negative)
+    max_batch: int = field(1, check=in_range(1, 1e6))
+    max_wait_ms: float = field(0.0, check=in_range(0, BIG, unit="ms"))
 
 
 @dataclass(frozen=True)
 class Edge:
     hardware: str = "host-cpu"
-    speed: float = field(1.0, check=positive)
-    gpus: int = field(1, check=positive)
+    speed: float = field(1.0, check=in_range(0, 1e6, lo_open=True))
+    gpus: int = field(1, check=in_range(1, 1e6))
     batching: Batching = field(Batching())
 
 
 @dataclass(frozen=True)
 class Sweep:
-    grid: dict = field({})
+    grid: dict = field({}, check=lambda g: _check_grid(g))
 
 
 @dataclass(frozen=True)
 class Scenario:
     profile: str
-    schemes: list[str] = field([], check=lambda v: None if v else "must name at least one scheme")
+    schemes: list[str] = field(check=lambda v: None if v else "must name at least one scheme")
     name: str = "scenario"
-    seeds: list[int] = field([0], check=lambda v: None if v else "must list at least one seed")
+    seeds: list[int] = field([0], check=lambda v: _check_seeds(v))
     tasks: Tasks = field(Tasks(count=100))
     devices: Devices = field(Devices())
     channel: Channel = field(Channel())
@@ -137,7 +155,9 @@ class Scenario:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(path, "(file)", str(path), f"is not UTF-8 text (byte {e.start})") from None
     except OSError as e:
         raise ConfigError(path, "(file)", str(path), f"cannot be read: {e.strerror}") from None
     try:
@@ -161,10 +181,23 @@ def _resolve_paths(data: dict, base: Path) -> None:
     arrival = data.get("tasks", {}).get("arrival", {}) if isinstance(data.get("tasks"), dict) else {}
     if isinstance(arrival, dict) and isinstance(arrival.get("trace"), str):
         arrival["trace"] = str((base / arrival["trace"]).resolve())
+    grid = (data.get("sweep") or {}).get("grid") if isinstance(data.get("sweep"), dict) else None
+    if isinstance(grid, dict):
+        for key in PATH_KEYS:
+            if isinstance(grid.get(key), list):
+                grid[key] = [str((base / v).resolve()) if isinstance(v, str) else v for v in grid[key]]
+
+
+PATH_KEYS = ("profile", "channel.fading.trace", "tasks.arrival.trace")  # paths relative to the scenario file
 
 
 def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scenario:
-    """Build a Scenario from a dict (as read from YAML); checks every key and value."""
+    """Build a Scenario from a dict (as read from YAML); checks every key and value.
+
+    Besides each value on its own, it checks the sweep grid (string keys that exist, non-empty lists
+    without repeats, each value valid) and refuses keys that apply to no point of the sweep
+    (``period_ms`` with a Poisson process, ``efficiency`` with the CQI rate model).
+    """
     data = copy.deepcopy(data)
     data.pop("source", None)
     _resolve_paths(data, base or Path(source).parent)
@@ -172,19 +205,96 @@ def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scena
     if not Path(sc.profile, "profile.yaml").is_file():
         raise ConfigError(source, "profile", sc.profile, "no profile.yaml in that folder")
     sc = replace(sc, schemes=_expand_schemes(sc, source))
-    for k in sc.sweep.grid:
-        if k in ("sweep", "seeds") or k.startswith("sweep."):
+    points = [sc]
+    for k, values in sc.sweep.grid.items():
+        if k in ("sweep", "seeds", "name") or k.startswith("sweep."):
             raise ConfigError(source, f"sweep.grid.{k}", k, "cannot sweep this key")
-        values = sc.sweep.grid[k]
-        if not isinstance(values, list) or not values:
-            raise ConfigError(source, f"sweep.grid.{k}", values, "must be a non-empty list")
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ConfigError(source, f"sweep.grid.{k}", values, "must be a non-empty list of values")
+        seen = set()
+        for v in values:
+            text = repr(v)
+            if text in seen:
+                raise ConfigError(source, f"sweep.grid.{k}", v, "is repeated; each value once")
+            seen.add(text)
         for v in values:  # every swept key must exist and take each of its values
             try:
-                override(sc, {k: v})
+                points.append(override(sc, {k: v}))
             except ConfigError as e:
                 key = e.key if e.key.startswith("sweep.grid.") else f"sweep.grid.{k} -> {e.key}"
                 raise ConfigError(source, key, v, e.problem) from None
+    if sc.sweep.grid and math.prod(len(v) for v in sc.sweep.grid.values()) <= 4096:
+        points = [override(sc, dict(zip(sc.sweep.grid, combo)))
+                  for combo in itertools.product(*sc.sweep.grid.values())]
+    _check_applicable(data, sc, points, source)
     return sc
+
+
+def _given_keys(data: dict, cls: type, prefix: str = "") -> list[str]:
+    """Dotted keys written in ``data`` (a raw scenario mapping) down to the leaves of ``cls``."""
+    out = []
+    hints = typing.get_type_hints(cls)
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        sub = hints.get(k)
+        if dataclasses.is_dataclass(sub) and isinstance(v, dict):
+            out += _given_keys(v, sub, f"{key}.")
+        else:
+            out.append(key)
+    return out
+
+
+def _inapplicable(obj: Any, prefix: str = "") -> set[str]:
+    """Dotted keys of ``obj`` (a Scenario or part) that its chosen models do not use."""
+    out = set()
+    applies = obj.applicable() if hasattr(obj, "applicable") else None
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if applies is not None and f.name not in applies:
+            out.add(f"{prefix}{f.name}")
+        elif dataclasses.is_dataclass(v):
+            out |= _inapplicable(v, f"{prefix}{f.name}.")
+    return out
+
+
+def _check_applicable(data: dict, sc: Scenario, points: list[Scenario], source: str | Path) -> None:
+    given = _given_keys(data, Scenario) + list(sc.sweep.grid)
+    unused = set.intersection(*(_inapplicable(p) for p in points))
+    for key in given:
+        if key in unused:
+            owner = key.rsplit(".", 1)[0]
+            model = {"tasks.arrival": "process", "channel.fading": "model", "channel.rate": "model"}[owner]
+            node: Any = sc
+            for part in f"{owner}.{model}".split("."):
+                node = getattr(node, part)
+            raise ConfigError(source, key, _lookup(data, key),
+                              f"does not apply with {owner}.{model} = {node}; remove it")
+
+
+def _lookup(data: dict, dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return (data.get("sweep") or {}).get("grid", {}).get(dotted)
+        node = node[part]
+    return node
+
+
+def _check_seeds(seeds: tuple) -> str | None:
+    if not seeds:
+        return "must list at least one seed"
+    if any(s < 0 or s >= 2**63 for s in seeds):
+        return "seeds must be whole numbers in [0, 2^63)"
+    if len(set(seeds)) != len(seeds):
+        return "each seed once: a repeated seed repeats the same simulation"
+    return None
+
+
+def _check_grid(grid: Any) -> str | None:
+    for k in grid:
+        if not isinstance(k, str) or not k or any(not part for part in k.split(".")):
+            return f"must map dotted keys such as channel.snr_db to lists of values (key {k!r})"
+    return None
 
 
 def _expand_schemes(sc: Scenario, source: str | Path) -> tuple[str, ...]:

@@ -19,6 +19,16 @@ def positive(v: float) -> str | None:
     return None if v > 0 else "must be > 0"
 
 
+def in_range(lo: float, hi: float, lo_open: bool = False, unit: str = "") -> Callable[[Any], str | None]:
+    """A check that the value lies in [lo, hi] (or (lo, hi] with ``lo_open``); the range is in the message."""
+    text = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]{' ' + unit if unit else ''}"
+
+    def check(v: Any) -> str | None:
+        ok = (v > lo if lo_open else v >= lo) and v <= hi
+        return None if ok else f"must be in {text}"
+    return check
+
+
 def non_negative(v: float) -> str | None:
     return None if v >= 0 else "must be >= 0"
 
@@ -77,7 +87,13 @@ def _convert(tp: Any, value: Any, file: str, key: str) -> Any:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             raise ConfigError(file, key, value, "must be a number")
-        return float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer too large for a float
+            raise ConfigError(file, key, value, "must be a finite number") from None
+        if value in (float("inf"), float("-inf")):
+            raise ConfigError(file, key, value, "must be a finite number")
+        return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(file, key, value, "must be an integer")

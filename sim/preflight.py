@@ -1,0 +1,145 @@
+"""Everything a run will need, checked before the first simulation starts.
+
+For every point of the sweep: the profile loads and holds the scenario's schemes with latencies
+for the device and edge hardware keys; arrival and SNR traces read cleanly; and the work fits this
+machine: an estimate of the events and memory the point needs (tasks x devices, simulated time
+over the coherence time, Gilbert-Elliott sojourns) refuses, naming the key to change, what would
+exhaust memory or run for hours. ``force=True`` (``--force``) runs it anyway.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from sim import tables
+from sim.errors import ConfigError
+from sim.profile import Profile, load_profile
+from sim.scenario import Scenario
+
+# What one simulated task and one channel segment cost, measured on this project's machine
+# (python 3.11): a task's records and SimPy events; a stored fading block or sojourn.
+BYTES_PER_TASK = 2_500
+BYTES_PER_SEGMENT = 64
+EVENTS_PER_TASK = 20
+MAX_EVENTS = 5e9  # about five hours of simulation at the engine's speed
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The work of one (point, scheme, seed) simulation."""
+
+    tasks: float
+    horizon_s: float
+    segments: float
+
+    @property
+    def memory_bytes(self) -> float:
+        return self.tasks * BYTES_PER_TASK + self.segments * BYTES_PER_SEGMENT
+
+    @property
+    def events(self) -> float:
+        return self.tasks * EVENTS_PER_TASK + self.segments
+
+
+def estimate(sc: Scenario) -> Estimate:
+    """Tasks, simulated time and channel segments of one simulation of ``sc``."""
+    t, arr = sc.tasks, sc.tasks.arrival
+    if arr.process == "trace":
+        times = tables.read_arrival_trace(arr.trace)
+        per_device = len(times) if t.count is None else min(t.count, len(times))
+        horizon = float(times[per_device - 1]) if per_device else 0.0
+        if t.duration_s is not None:
+            horizon = min(horizon, t.duration_s)
+    else:
+        rate = 1e3 / arr.period_ms if arr.process == "periodic" else arr.rate_per_s
+        per_device = t.count if t.count is not None else t.duration_s * rate
+        horizon = t.duration_s if t.duration_s is not None else per_device / rate
+    horizon += t.deadline_ms / 1e3
+    f = sc.channel.fading
+    if f.model in ("rayleigh", "rician"):
+        segments = horizon / (f.coherence_ms / 1e3)
+    elif f.model == "gilbert-elliott":
+        segments = 2 * horizon / ((f.good_mean_ms + f.bad_mean_ms) / 1e3)
+    else:
+        segments = 0.0
+    return Estimate(per_device * sc.devices.count, horizon, segments)
+
+
+def memory_limit_bytes(workers: int = 1) -> float:
+    """Half of this machine's physical memory, shared by the worker processes."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * 2**30
+    return total / 2 / max(workers, 1)
+
+
+def check_budget(sc: Scenario, workers: int = 1) -> Estimate:
+    """Refuse a simulation that would not finish on this machine, naming the key to change."""
+    est = estimate(sc)
+    limit = memory_limit_bytes(workers)
+    if est.memory_bytes > limit or est.events > MAX_EVENTS:
+        channel = est.segments * BYTES_PER_SEGMENT > est.tasks * BYTES_PER_TASK
+        f = sc.channel.fading
+        if channel:
+            key = "channel.fading.coherence_ms" if f.model in ("rayleigh", "rician") \
+                else "channel.fading.good_mean_ms"
+            value = getattr(f, key.rsplit(".", 1)[1])
+        else:
+            key = "tasks.count" if sc.tasks.count is not None else "tasks.duration_s"
+            value = getattr(sc.tasks, key.rsplit(".", 1)[1])
+        raise ConfigError(sc.source, key, value,
+                          f"needs about {est.memory_bytes / 2**30:.3g} GiB and {est.events:.3g} events per "
+                          f"simulation ({est.tasks:.3g} tasks, {est.segments:.3g} channel segments); this "
+                          f"machine allows {limit / 2**30:.3g} GiB and {MAX_EVENTS:.0e} events; change it "
+                          "or pass --force")
+    return est
+
+
+def check_point(sc: Scenario, force: bool = False, workers: int = 1) -> Profile:
+    """Check one point: its profile, schemes, hardware keys, traces and (unless ``force``) its size."""
+    profile = load_profile(sc.profile)
+    check_schemes(sc, profile, sc.schemes)
+    if sc.tasks.arrival.process == "trace":
+        tables.read_arrival_trace(sc.tasks.arrival.trace)
+    if sc.channel.fading.model == "trace":
+        tables.read_snr_trace(sc.channel.fading.trace)
+    if not force:
+        check_budget(sc, workers)
+    return profile
+
+
+def check_schemes(sc: Scenario, profile: Profile, schemes: tuple[str, ...]) -> None:
+    """Each scheme is the profile's, with latencies for the scenario's device and edge hardware."""
+    for scheme in schemes:
+        spec = profile.schemes.get(scheme)
+        if spec is None:
+            raise ConfigError(sc.source, "schemes", scheme,
+                              f"not a scheme of profile {sc.profile} (it has: {', '.join(profile.schemes)})")
+        for key, hw, stages in (("devices.hardware", sc.devices.hardware, spec.device_stages),
+                                ("edge.hardware", sc.edge.hardware, spec.edge_stages)):
+            for s in stages:
+                if hw not in profile.stages[s]["latency_ms"]:
+                    raise ConfigError(sc.source, key, hw,
+                                      f"stage {s} of profile {profile.name} has no latency for it; "
+                                      f"known: {', '.join(sorted(profile.stages[s]['latency_ms']))}")
+
+
+def check_all(points: list[Scenario], force: bool = False, workers: int = 1) -> None:
+    """Check every point before any simulation starts (each distinct profile and trace is read once)."""
+    seen: set[tuple] = set()
+    for sc in points:
+        sig = (sc.profile, sc.schemes, sc.devices.hardware, sc.edge.hardware, sc.tasks, sc.channel.fading,
+               sc.devices.count)
+        if sig in seen:
+            continue
+        seen.add(sig)
+        check_point(sc, force, workers)
+
+
+def describe(est: Estimate) -> str:
+    """One line: the estimate in words."""
+    return (f"{est.tasks:,.0f} tasks over {est.horizon_s:,.3g} s simulated, {est.segments:,.0f} channel "
+            f"segments; about {est.memory_bytes / 2**20:,.0f} MiB and {est.events:,.3g} events"
+            + ("" if math.isfinite(est.events) else " (unbounded)"))

@@ -1,0 +1,93 @@
+"""Strict reading of the CSV files users hand the simulator: arrival traces, SNR traces, samples.
+
+Every problem (unreadable, not UTF-8, empty, another delimiter, a missing column, a value that is
+not a number, NaN, infinite, fractional where integers are meant, out of range, unsorted) raises
+ConfigError naming the file, the column (with the row where one is to blame) and the value.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.errors import ConfigError
+
+
+def read_csv(path: str | Path, key: str, required: tuple[str, ...]) -> pd.DataFrame:
+    """Read a comma-separated file with a header naming at least ``required``.
+
+    ``key`` names the setting that pointed at the file (``tasks.arrival.trace``), for errors about
+    the file as a whole. Columns are left as read: :func:`column` converts and checks them.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(path, key, str(path), f"cannot be read: {e.strerror or e}") from None
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(path, key, str(path), f"is not UTF-8 text (byte {e.start})") from None
+    if not raw.strip():
+        raise ConfigError(path, key, str(path), f"is empty; needs a header with {', '.join(required)} and rows")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+        raise ConfigError(path, key, str(e).splitlines()[0], "is not a valid comma-separated file") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        hint = " (is it comma-separated?)" if len(df.columns) == 1 else ""
+        raise ConfigError(path, missing[0], None, f"column missing; the header has {list(df.columns)}{hint}")
+    if len(df) == 0:
+        raise ConfigError(path, key, str(path), "has a header but no rows")
+    return df
+
+
+def column(path: str | Path, df: pd.DataFrame, name: str, integer: bool = False,
+           lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """Column ``name`` as float64 (or int64 with ``integer``): finite numbers within [lo, hi]."""
+    text = df[name].str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        i = int(bad[0])
+        raise ConfigError(path, f"{name} (row {i + 1})", df[name].iloc[i], "must be a finite number")
+    if integer:
+        frac = np.flatnonzero(values != np.round(values))
+        if len(frac):
+            i = int(frac[0])
+            raise ConfigError(path, f"{name} (row {i + 1})", df[name].iloc[i], "must be a whole number")
+    for bound, bad_rows, word in ((lo, values < lo if lo is not None else None, ">="),
+                                  (hi, values > hi if hi is not None else None, "<=")):
+        if bound is not None and bad_rows.any():
+            i = int(np.flatnonzero(bad_rows)[0])
+            raise ConfigError(path, f"{name} (row {i + 1})", df[name].iloc[i], f"must be {word} {bound:g}")
+    return values.astype(np.int64) if integer else values
+
+
+def read_arrival_trace(path: str | Path, key: str = "tasks.arrival.trace") -> np.ndarray:
+    """Arrival times in seconds (column ``time_s``): finite, >= 0 and in order."""
+    df = read_csv(path, key, ("time_s",))
+    t = column(path, df, "time_s", lo=0.0)
+    _sorted(path, df, "time_s", t, strict=False)
+    return t
+
+
+def read_snr_trace(path: str | Path, key: str = "channel.fading.trace") -> tuple[np.ndarray, np.ndarray]:
+    """(times in s, SNR in dB) of an SNR trace: times finite, >= 0 and increasing; SNR within +-100 dB."""
+    df = read_csv(path, key, ("time_s", "snr_db"))
+    t = column(path, df, "time_s", lo=0.0)
+    _sorted(path, df, "time_s", t, strict=True)
+    snr = column(path, df, "snr_db", lo=-100.0, hi=100.0)
+    return t, snr
+
+
+def _sorted(path: str | Path, df: pd.DataFrame, name: str, t: np.ndarray, strict: bool) -> None:
+    step = np.diff(t)
+    bad = np.flatnonzero(step <= 0 if strict else step < 0)
+    if len(bad):
+        i = int(bad[0]) + 1
+        word = "increasing" if strict else "in order (not decreasing)"
+        raise ConfigError(path, f"{name} (row {i + 1})", df[name].iloc[i], f"times must be {word}")
