@@ -4,11 +4,14 @@
   aecnn-sim sweep SCENARIO [--workers N]         the sweep grid x seeds, in parallel, resumable
   aecnn-sim plot RESULTS                         figures (PNG and SVG) under RESULTS/figures
 
-Bad input (YAML, keys, values, profile) ends with one line naming file, key and value, exit 2.
+Bad input (YAML, keys, values, profile, traces, results folder) ends with one line naming file,
+key and value, and exit status 2, before any simulation starts. Ctrl-C exits 130 and SIGTERM 143;
+finished points are kept either way and a rerun resumes.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -26,21 +29,40 @@ def setup_args() -> argparse.ArgumentParser:
         c.add_argument("--out", type=Path, default=None, help="results folder (default results/<name>)")
         c.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
         c.add_argument("--no-plot", action="store_true", help="do not draw figures at the end")
+        c.add_argument("--force", action="store_true",
+                       help="run even where the estimate of memory or events exceeds this machine")
     pl = sub.add_parser("plot", help="draw figures from a results folder", description="draw figures")
     pl.add_argument("results", type=Path, help="results folder written by run or sweep")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sim.runner import Interrupted, stop_signals
+
     args = setup_args().parse_args(argv)
     try:
-        return _main(args)
+        with stop_signals():
+            return _main(args)
     except ConfigError as e:
         print(f"aecnn-sim: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("aecnn-sim: interrupted; finished points are kept, rerun to resume", file=sys.stderr)
-        return 130
+    except (Interrupted, KeyboardInterrupt):
+        if argv is None:  # the command line: further Ctrl-C while exiting must not print a traceback
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return _stopped(sys.exc_info()[1])
+
+
+def _stopped(e: BaseException) -> int:
+    from sim.runner import Interrupted
+
+    if isinstance(e, Interrupted):
+        print(f"aecnn-sim: stopped by {e.signal_name}: {e.kept} of {e.total} points x seeds are finished "
+              f"and kept in {e.out}; rerun to resume", file=sys.stderr)
+        return e.exit_code
+    # outside the sweep (loading, assembling, plotting): nothing finished is lost
+    name = "SIGTERM" if type(e).__name__ == "Terminated" else "SIGINT"
+    print(f"aecnn-sim: stopped by {name}; finished points are kept, rerun to resume", file=sys.stderr)
+    return 143 if name == "SIGTERM" else 130
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -57,11 +79,14 @@ def _main(args: argparse.Namespace) -> int:
         raise ConfigError("(command line)", "--workers", args.workers, "must be >= 1")
     sc = load_scenario(args.scenario)
     out = args.out or Path("results") / sc.name
-    summary = run_all(sc, out, workers=args.workers, sweep=args.command == "sweep")
+    summary = run_all(sc, out, workers=args.workers, sweep=args.command == "sweep", force=args.force)
     cols = [c for c in ("scheme", "hit_rate", "acc_within_deadline", "mean_latency_ms", "p95_latency_ms")]
     keys = list(sc.sweep.grid) if args.command == "sweep" else []
     table = summary.groupby(keys + ["scheme"], sort=False)[cols[1:]].mean()
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    empty = int((summary["tasks"] == 0).sum())
+    if empty:
+        print(f"note: no task arrived in {empty} of {len(summary)} (point, scheme, seed) runs; their figures are NaN")
     print(f"results in {out}")
     if not args.no_plot:
         figs = plot.plot_results(out)

@@ -25,14 +25,39 @@ STAGE_LABELS = {"device_wait_ms": "device wait", "device_ms": "device compute", 
 
 
 def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    need = ["scenario.resolved.yaml", "summary.csv", "summary_ci.csv", "records.csv"]
-    for n in need:
+    """The results folder's scenario and tables; one ConfigError naming the file for any problem."""
+    if not folder.is_dir():
+        raise ConfigError(folder, "(results folder)", str(folder),
+                          "is not a folder; run 'aecnn-sim run' or 'sweep' first")
+    need = {"summary.csv": ("scheme", "seed", "tasks", "hit_rate", "acc_within_deadline"),
+            "summary_ci.csv": ("scheme", "seeds", "hit_rate", "hit_rate_ci95"),
+            "records.csv": ("scheme", "status", "latency_ms", "correct")}
+    for n in ("scenario.resolved.yaml", *need):
         if not (folder / n).is_file():
             raise ConfigError(folder / n, "(results folder)", str(folder),
                               "missing; run 'aecnn-sim run' or 'sweep' first")
-    sc = yaml.safe_load((folder / "scenario.resolved.yaml").read_text())
-    return (sc, pd.read_csv(folder / "summary.csv"), pd.read_csv(folder / "summary_ci.csv"),
-            pd.read_csv(folder / "records.csv"))
+    try:
+        sc = yaml.safe_load((folder / "scenario.resolved.yaml").read_bytes().decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(folder / "scenario.resolved.yaml", "(file)", str(e).splitlines()[0],
+                          "is not valid YAML; rerun the scenario") from None
+    if not isinstance(sc, dict) or not isinstance(sc.get("tasks"), dict) or "deadline_ms" not in sc["tasks"]:
+        raise ConfigError(folder / "scenario.resolved.yaml", "tasks.deadline_ms", None,
+                          "missing: not a resolved scenario; rerun the scenario")
+    frames = []
+    for n, cols in need.items():
+        try:
+            df = pd.read_csv(folder / n)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+            raise ConfigError(folder / n, "(file)", str(e).splitlines()[0] if str(e) else None,
+                              "is empty, truncated or not CSV; rerun the scenario to rebuild it") from None
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise ConfigError(folder / n, missing[0], None, "column missing; rerun the scenario to rebuild it")
+        if n != "records.csv" and df.empty:
+            raise ConfigError(folder / n, "(file)", None, "has no rows; rerun the scenario to rebuild it")
+        frames.append(df)
+    return (sc, *frames)
 
 
 def _save(fig, folder: Path, name: str) -> list[Path]:
@@ -48,11 +73,16 @@ def _save(fig, folder: Path, name: str) -> list[Path]:
 
 
 def _panels(rec: pd.DataFrame, key: str | None) -> list[tuple[str, pd.DataFrame]]:
-    if key is None:
+    if key is None or key not in rec.columns or rec.empty:
         return [("", rec)]
     vals = sorted(rec[key].unique())
     pick = sorted({vals[0], vals[len(vals) // 2], vals[-1]})
     return [(f"{key} = {v}", rec[rec[key] == v]) for v in pick]
+
+
+def _say_if_empty(ax, rec: pd.DataFrame) -> None:
+    if rec.empty:
+        ax.text(0.5, 0.5, "no task arrived", ha="center", va="center", transform=ax.transAxes, color="0.4")
 
 
 def plot_results(folder: str | Path) -> list[Path]:
@@ -101,6 +131,9 @@ def plot_results(folder: str | Path) -> list[Path]:
         ax.grid(alpha=0.3)
     if key is not None:
         axes[0][-1].legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    if summary["tasks"].sum() == 0:
+        for ax in axes[0]:
+            _say_if_empty(ax, rec.iloc[:0])
     fig.suptitle(f"{sc.get('name', folder.name)}: deadline {deadline:g} ms, "
                  f"95% intervals over {int(ci['seeds'].max())} seed(s)", fontsize=10)
     out += _save(fig, figdir, "hit_rate")
@@ -109,6 +142,7 @@ def plot_results(folder: str | Path) -> list[Path]:
     panels = _panels(rec, key)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
     for ax, (title, r) in zip(axes[0], panels):
+        _say_if_empty(ax, r)
         for s in schemes:
             lat = np.sort(r[(r["scheme"] == s) & (r["status"] == "done")]["latency_ms"].to_numpy())
             if len(lat):
@@ -125,6 +159,7 @@ def plot_results(folder: str | Path) -> list[Path]:
 
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.2, 3.8), squeeze=False, sharey=True)
     for ax, (title, r) in zip(axes[0], panels):
+        _say_if_empty(ax, r)
         done = r[r["status"] == "done"]
         means = done.groupby("scheme")[list(STAGE_COLUMNS)].mean().reindex(schemes).fillna(0)
         left = np.zeros(len(schemes))
@@ -145,6 +180,7 @@ def plot_results(folder: str | Path) -> list[Path]:
     upper = min(max(3 * deadline, 1.2 * float(medians.max()) if len(medians) else 0.0), 20 * deadline)
     grid = np.linspace(0, upper, 300)  # far enough to show where each scheme's typical task lands
     for ax, (title, r) in zip(axes[0], panels):
+        _say_if_empty(ax, r)
         for s in schemes:
             d = r[r["scheme"] == s]
             lat = d["latency_ms"].where(d["status"] == "done", np.inf).to_numpy()

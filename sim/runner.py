@@ -1,35 +1,57 @@
 """Run a scenario's points (sweep grid x seeds x schemes) in parallel processes, resumably.
 
-Each finished (point, seed) is written atomically to ``points/<id>.json`` with its task records
-in ``points/<id>.records.csv``; a rerun skips the points already there, so an interrupted sweep
-resumes where it stopped. When all are done, ``summary.csv``, ``summary_ci.csv`` and
-``records.csv`` are assembled from them.
+Everything every point needs is checked first (``sim.preflight``). Each (point, seed) not yet in
+the results folder's store (``sim.store``) is then simulated, every scheme in turn, and written
+atomically with checksums. When all are done, ``summary.csv``, ``summary_ci.csv`` and
+``records.csv`` are assembled from them. Ctrl-C or SIGTERM cancels what is pending, stops the
+workers at once and keeps every finished point (:class:`Interrupted`).
 """
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import itertools
-import json
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-from sim import results, schema
+from sim import preflight, results, schema, store
 from sim.engine import simulate
 from sim.errors import ConfigError
 from sim.profile import load_profile
 from sim.scenario import Scenario, override
 
 
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread by the handler :func:`stop_signals` installs."""
+
+
+class Interrupted(Exception):
+    """A run stopped by Ctrl-C or SIGTERM; finished points are kept on disk."""
+
+    def __init__(self, signal_name: str, kept: int, total: int, out: Path) -> None:
+        self.signal_name, self.kept, self.total, self.out = signal_name, kept, total, out
+        super().__init__(f"{signal_name}: {kept} of {total} points x seeds finished and kept in {out}")
+
+    @property
+    def exit_code(self) -> int:
+        return 143 if self.signal_name == "SIGTERM" else 130
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (point, seed): the grid values that name it, its resolved scenario and its store id."""
+
+    values: dict
+    scenario: Scenario
+    seed: int
+    pid: str
 
 
 def grid_points(sc: Scenario) -> list[dict[str, Any]]:
@@ -38,82 +60,141 @@ def grid_points(sc: Scenario) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo)) for combo in itertools.product(*(sc.sweep.grid[k] for k in keys))]
 
 
-def point_id(values: dict[str, Any], seed: int) -> str:
-    text = ",".join(f"{k}={values[k]}" for k in values) or "base"
-    h = hashlib.sha1(json.dumps([values, seed], sort_keys=True, default=str).encode()).hexdigest()[:8]
-    safe = "".join(c if c.isalnum() or c in "=.-_," else "_" for c in text)[:80]
-    return f"{safe}__seed{seed}__{h}"
+def jobs_of(sc: Scenario, sweep: bool = True) -> list[Job]:
+    """The (point, seed) jobs of a scenario, in grid order then seed order."""
+    out = []
+    for values in grid_points(sc) if sweep else [{}]:
+        point = override(sc, values) if values else sc
+        out += [Job(values, point, s, store.point_id(point, values, s)) for s in sc.seeds]
+    return out
 
 
-def run_point(sc: Scenario, values: dict[str, Any], seed: int, out: Path) -> str:
-    """Simulate every scheme at one point and seed; write its summary and records atomically."""
-    point = override(sc, values) if values else sc
-    profile = load_profile(point.profile)
-    pid = point_id(values, seed)
-    rows, recs = [], []
-    for scheme in point.schemes:
-        res = simulate(point, profile, scheme, seed)
-        rec = results.records_frame(res)
-        rows.append({**values, "scheme": scheme, "seed": seed, **results.summarize(rec, res)})
-        rec.insert(0, "seed", seed)
-        rec.insert(0, "scheme", scheme)
-        for k in reversed(list(values)):
-            rec.insert(0, k, values[k])
-        recs.append(rec)
-    atomic_write(out / "points" / f"{pid}.records.csv", pd.concat(recs).to_csv(index=False))
-    atomic_write(out / "points" / f"{pid}.json", json.dumps({"values": values, "seed": seed, "rows": rows},
-                                                              default=float))
-    return pid
+def run_point(job: Job, out: Path) -> str:
+    """Simulate every scheme of one (point, seed) and store it; skip it if another process did."""
+    with store.claim(out, job.pid):
+        if store.load_point(out, job.pid, warn=True) is not None:
+            return job.pid  # finished meanwhile by another sweep on this folder
+        store.remove_temporaries(out, job.pid)
+        sc, profile = job.scenario, load_profile(job.scenario.profile)
+        rows, recs = [], []
+        for scheme in sc.schemes:
+            res = simulate(sc, profile, scheme, job.seed)
+            rec = results.records_frame(res)
+            rows.append({"scheme": scheme, "seed": job.seed, **results.summarize(rec, res)})
+            rec.insert(0, "seed", job.seed)
+            rec.insert(0, "scheme", scheme)
+            recs.append(rec)
+        store.save_point(out, job.pid, rows, pd.concat(recs).to_csv(index=False))
+    return job.pid
 
 
-def _prepare(sc: Scenario, out: Path, sweep: bool) -> str:
-    """Write (or check) the resolved scenario beside the results."""
-    resolved = schema.to_dict(sc)
-    if not sweep:
-        resolved["sweep"] = {"grid": {}}
-    text = yaml.safe_dump(resolved, sort_keys=False)
-    path = out / "scenario.resolved.yaml"
-    if path.exists() and path.read_text() != text:
-        raise ConfigError(path, "(results folder)", str(out),
-                          "holds results of a different scenario; pass another --out or remove it")
-    atomic_write(path, text)
-    return text
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group: the parent alone handles it and stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_all(sc: Scenario, out: Path, workers: int = 1, sweep: bool = True, progress: bool = True) -> pd.DataFrame:
-    """Run all (point, seed) pairs not yet done, in ``workers`` processes; assemble the tables."""
+def _execute(todo: list[Job], out: Path, workers: int, done: Callable[[Job], None]) -> None:
+    if workers <= 1 or len(todo) <= 1:
+        for job in todo:
+            run_point(job, out)
+            done(job)
+        return
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_worker_init)
+    try:
+        pending = {pool.submit(run_point, job, out): job for job in todo}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                f.result()  # a worker's ConfigError arrives intact (it pickles)
+                done(pending.pop(f))
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown()
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and end the workers now (they hold no half-written point)."""
+    with contextlib.suppress(Exception):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
+    # concurrent.futures has no public way to end running workers before Python 3.14
+    procs = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(timeout=1.0)
+            if p.is_alive():
+                p.kill()
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread (Ctrl-C raises KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum, frame):
+        raise Terminated()
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def run_all(sc: Scenario, out: Path, workers: int = 1, sweep: bool = True, progress: bool = True,
+            force: bool = False) -> pd.DataFrame:
+    """Run all (point, seed) pairs not yet stored, in ``workers`` processes; assemble the tables.
+
+    Raises ConfigError before any simulation when any point cannot run, and :class:`Interrupted`
+    on Ctrl-C or SIGTERM (finished points stay on disk; a rerun resumes).
+    """
     from tqdm import tqdm
 
-    _prepare(sc, out, sweep)
-    points = grid_points(sc) if sweep else [{}]
-    todo = [(v, s) for v in points for s in sc.seeds
-            if not (out / "points" / f"{point_id(v, s)}.json").exists()]
-    bar = tqdm(total=len(points) * len(sc.seeds), initial=len(points) * len(sc.seeds) - len(todo),
-               desc=f"{sc.name}: points x seeds", disable=None if progress else True, unit="pt")
-    if workers <= 1:
-        for v, s in todo:
-            run_point(sc, v, s, out)
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = [pool.submit(run_point, sc, v, s, out) for v, s in todo]
-            for f in as_completed(futs):
-                f.result()
-                bar.update()
+    jobs = jobs_of(sc, sweep)
+    preflight.check_all(list({id(j.scenario): j.scenario for j in jobs}.values()), force, workers)
+    out = Path(out)
+    store.check_out(out)
+    resolved = schema.to_dict(sc if sweep else override(sc, {}))
+    store.write_atomic(out / "scenario.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    todo = [j for j in jobs if not store.is_done(out, j.pid)]
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=f"{sc.name}: points x seeds",
+               disable=None if progress else True, unit="pt")
+    try:
+        with stop_signals():
+            _execute(todo, out, workers, lambda job: bar.update())
+    except KeyboardInterrupt as e:
+        bar.close()
+        kept = sum(store.is_done(out, j.pid) for j in jobs)
+        raise Interrupted("SIGTERM" if isinstance(e, Terminated) else "SIGINT", kept, len(jobs), out) from None
     bar.close()
-    return assemble(out, points, sc.seeds, list(sc.sweep.grid) if sweep else [])
+    return assemble(out, jobs, list(sc.sweep.grid) if sweep else [])
 
 
-def assemble(out: Path, points: list[dict], seeds: list[int], keys: list[str]) -> pd.DataFrame:
-    """Build summary.csv, summary_ci.csv and records.csv from the finished points."""
+def assemble(out: Path, jobs: list[Job], keys: list[str]) -> pd.DataFrame:
+    """Build summary.csv, summary_ci.csv and records.csv from the finished points of ``jobs``."""
     rows, recs = [], []
-    for v in points:
-        for s in seeds:
-            pid = point_id(v, s)
-            rows.extend(json.loads((out / "points" / f"{pid}.json").read_text())["rows"])
-            recs.append(pd.read_csv(out / "points" / f"{pid}.records.csv"))
+    for job in jobs:
+        doc = store.load_point(out, job.pid, warn=True)
+        if doc is None:
+            raise ConfigError(out / "points" / f"{job.pid}.json", "(results folder)", job.pid,
+                              "was damaged while the sweep ran; rerun to recompute it")
+        rows += [{**job.values, **r} for r in doc["rows"]]
+        rec = pd.read_csv(out / "points" / f"{job.pid}{store.RECORDS}")
+        for i, (k, v) in enumerate(job.values.items()):
+            rec.insert(i, k, v if not isinstance(v, (list, dict)) else str(v))
+        recs.append(rec)
     summary = pd.DataFrame(rows)
-    atomic_write(out / "summary.csv", summary.to_csv(index=False))
-    atomic_write(out / "summary_ci.csv", results.with_ci(summary, keys + ["scheme"]).to_csv(index=False))
-    atomic_write(out / "records.csv", pd.concat(recs).to_csv(index=False))
+    with store.claim(out, "assemble"):
+        store.write_atomic(out / "summary.csv", summary.to_csv(index=False))
+        store.write_atomic(out / "summary_ci.csv",
+                           results.with_ci(summary, keys + ["scheme"]).to_csv(index=False))
+        store.write_atomic(out / "records.csv", pd.concat(recs).to_csv(index=False))
     return summary

@@ -1,4 +1,5 @@
 """Every bad input ends with one line naming file, key and value, and exit status 2."""
+import pandas as pd
 import pytest
 import yaml
 from helpers import simple_profile, write_scenario
@@ -75,16 +76,19 @@ def test_profile_missing_samples_column(good, capsys):
     assert code == 2 and "samples.csv" in err and "ghost_bytes" in err
 
 
-def test_results_of_other_scenario_are_kept(good, capsys):
+def test_other_scenario_in_same_folder_keeps_both_and_mixes_nothing(good):
     tmp, prof = good
     out = tmp / "out"
     assert main(["run", str(write_scenario(tmp / "a.yaml", prof)), "--out", str(out), "--no-plot"]) == 0
-    before = (out / "summary.csv").read_text()
+    first = sorted(p.name for p in (out / "points").glob("*.json"))
     other = write_scenario(tmp / "b.yaml", prof, channel={"snr_db": 0})
-    code = main(["run", str(other), "--out", str(out), "--no-plot"])
-    err = capsys.readouterr().err
-    assert code == 2 and "different scenario" in err
-    assert (out / "summary.csv").read_text() == before
+    assert main(["run", str(other), "--out", str(out), "--no-plot"]) == 0
+    both = sorted(p.name for p in (out / "points").glob("*.json"))
+    assert len(first) == 1 and len(both) == 2 and set(first) < set(both)
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == 1  # the summary is the last scenario's alone
+    resolved = yaml.safe_load((out / "scenario.resolved.yaml").read_text())
+    assert resolved["channel"]["snr_db"] == 0
 
 
 def test_scheme_patterns_expand_against_profile(good):

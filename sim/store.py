@@ -1,0 +1,184 @@
+"""The results folder's point store: one checksummed file pair per finished (point, seed).
+
+A point is identified by what determines it: its resolved parameters (every scenario key but the
+name, seeds and sweep), its seed, and the content of the profile and trace files it reads, never
+by their paths or by the rest of the scenario. Adding seeds or grid values extends a finished
+sweep; another spelling of a path, or a run from another directory, resumes it; a different
+scenario's points have other ids and are never read.
+
+Layout of ``<out>/points``: ``<id>.records.csv`` (the task records) and ``<id>.json`` (the summary
+rows, the records file's sha256, and a sha256 of the JSON itself), written in that order, each
+atomically. A point whose files are missing, truncated or do not match their checksums is
+reported in one line and recomputed. ``<out>/.locks/<id>.lock`` is the claim on a point while it
+is computed (``flock``: released by the kernel when its holder dies, so a crash never leaves it
+stuck); two sweeps on one folder therefore never compute the same point twice.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from sim import schema
+from sim.errors import ConfigError
+from sim.scenario import PATH_KEYS, Scenario
+
+RECORDS = ".records.csv"
+
+
+def write_atomic(path: Path, data: str | bytes, what: str = "--out") -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename; nothing half-written remains.
+
+    Any OS error (not a folder, not writable, disk full) becomes a ConfigError naming ``what``.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ConfigError("(command line)", what, str(path), f"cannot be written: {e.strerror or e}") from None
+
+
+def check_out(out: Path) -> None:
+    """Fail early, in one line, where the results folder cannot be used."""
+    for p in [out, *out.parents]:
+        if p.exists() and not p.is_dir():
+            problem = "is a file" if p == out else f"lies under {p}, which is a file"
+            raise ConfigError("(command line)", "--out", str(out), f"{problem}; give a folder")
+        if p.exists():
+            break
+    try:
+        (out / "points").mkdir(parents=True, exist_ok=True)
+        (out / ".locks").mkdir(exist_ok=True)
+    except OSError as e:
+        raise ConfigError("(command line)", "--out", str(out), f"cannot be created: {e.strerror or e}") from None
+    if not os.access(out / "points", os.W_OK | os.X_OK):
+        raise ConfigError("(command line)", "--out", str(out), "is not writable")
+
+
+@functools.lru_cache(maxsize=64)
+def _file_hash(path: str, stamp: tuple) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_hash(path: str | Path) -> str:
+    """sha256 of a file's bytes (cached per process while size and mtime stay)."""
+    st = os.stat(path)
+    return _file_hash(str(path), (st.st_mtime_ns, st.st_size))
+
+
+def identity(sc: Scenario, seed: int) -> dict[str, Any]:
+    """What determines a point's results: resolved parameters, seed, and contents of the files read."""
+    d = schema.to_dict(sc)
+    for k in ("name", "seeds", "sweep", "source"):
+        d.pop(k, None)
+    for dotted in PATH_KEYS:
+        parts = dotted.split(".")
+        node = d
+        for p in parts[:-1]:
+            node = node[p]
+        path = node.get(parts[-1])
+        if path is None:
+            continue
+        if dotted == "profile":
+            node[parts[-1]] = {"profile.yaml": file_hash(Path(path, "profile.yaml")),
+                               "samples.csv": file_hash(Path(path, "samples.csv"))}
+        else:
+            node[parts[-1]] = file_hash(path)
+    return {"scenario": d, "seed": seed, "format": 2}
+
+
+def point_id(sc: Scenario, values: dict[str, Any], seed: int) -> str:
+    """A file name: the grid values for people, a hash of :func:`identity` for the machine."""
+    h = hashlib.sha256(json.dumps(identity(sc, seed), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    text = ",".join(f"{k}={Path(v).name if k in PATH_KEYS else v}" for k, v in values.items()) or "base"
+    safe = "".join(c if c.isalnum() or c in "=.-_," else "_" for c in text)[:80]
+    return f"{safe}__seed{seed}__{h}"
+
+
+def save_point(out: Path, pid: str, rows: list[dict], records_csv: str) -> None:
+    """Write a point's records, then its summary with both checksums (the JSON last: it marks done)."""
+    data = records_csv.encode()
+    write_atomic(out / "points" / f"{pid}{RECORDS}", data)
+    body = {"id": pid, "rows": rows, "records_sha256": hashlib.sha256(data).hexdigest()}
+    text = json.dumps(body, sort_keys=True, default=float)
+    doc = {**body, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    write_atomic(out / "points" / f"{pid}.json", json.dumps(doc, sort_keys=True, default=float))
+
+
+def load_point(out: Path, pid: str, warn: bool = False) -> dict | None:
+    """A finished point's JSON, or None when it is missing, truncated or fails its checksums.
+
+    With ``warn`` (the caller holds the point's claim), a damaged point is reported in one line on
+    stderr and its files are removed, so that it is recomputed.
+    """
+    path = out / "points" / f"{pid}.json"
+    if not path.exists():
+        return None
+    problem = None
+    try:
+        doc = json.loads(path.read_text())
+        claimed = doc.pop("sha256")
+        text = json.dumps(doc, sort_keys=True, default=float)
+        rec = out / "points" / f"{pid}{RECORDS}"
+        if hashlib.sha256(text.encode()).hexdigest() != claimed:
+            problem = "its checksum does not match"
+        elif not rec.exists() or file_hash(rec) != doc["records_sha256"]:
+            problem = f"{rec.name} is missing or does not match its checksum"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        problem = "it is truncated or not valid JSON"
+    if problem is None:
+        return doc
+    if warn:
+        print(f"aecnn-sim: warning: {path}: damaged point ({problem}); recomputing it", file=sys.stderr)
+        for p in (path, out / "points" / f"{pid}{RECORDS}"):
+            with contextlib.suppress(OSError):
+                p.unlink()
+    return None
+
+
+def is_done(out: Path, pid: str) -> bool:
+    """Whether a point is stored whole (checksums verified); says nothing and removes nothing."""
+    return load_point(out, pid) is not None
+
+
+@contextlib.contextmanager
+def claim(out: Path, name: str):
+    """Hold an exclusive ``flock`` on ``<out>/.locks/<name>.lock``; wait while another process holds it."""
+    path = out / ".locks" / f"{name}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ConfigError("(command line)", "--out", str(out), f"cannot be locked: {e.strerror or e}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            fcntl.flock(fd, fcntl.LOCK_EX)  # another sweep computes this point: wait for it
+        yield
+    finally:
+        os.close(fd)
+
+
+def remove_temporaries(out: Path, pid: str) -> None:
+    """Temporary files a killed writer of this point left (call while holding its claim)."""
+    for p in (out / "points").glob(f".{pid}*.tmp"):
+        with contextlib.suppress(OSError):
+            p.unlink()
