@@ -60,31 +60,35 @@ class FifoUplink:
     def transmit(self, device: int, packet_bits: list[float], times: dict):
         """Send all packets of a payload back to back over the time-varying rate."""
         t0 = self.env.now
+        total = sum(packet_bits)
+        times["uplink_bits"] = 0.0
         if self.lindley:
             start = max(t0, self.free_at)
-            dt = self.link.transfer_time(start, sum(packet_bits))
+            dt = self.link.transfer_time(start, total)
             times["uplink_wait"] = start - t0
             if math.isinf(dt):
                 times["uplink_work"] = 0.0
                 return False
             self.free_at = start + dt
             self.busy_s += dt
-            times["uplink_work"] = dt
+            times["uplink_work"], times["uplink_bits"] = dt, total
             yield self.env.timeout(self.free_at - t0)
             return True
         with self.res.request() as req:
             yield req
             times["uplink_wait"] = self.env.now - t0
             start = self.env.now
-            dt = self.link.transfer_time(start, sum(packet_bits))
+            dt = self.link.transfer_time(start, total)
             if math.isinf(dt):  # the rate never allows it (outage for good): give up at once
                 times["uplink_work"] = 0.0
                 return False
             try:
                 yield self.env.timeout(dt)
-            finally:
+            finally:  # dropped mid-transfer: only what went out before counts as on the air
                 self.busy_s += self.env.now - start
                 times["uplink_work"] = self.env.now - start
+                times["uplink_bits"] = total if self.env.now >= start + dt else \
+                    min(total, self.link.bits_between(start, self.env.now))
         return True
 
 
@@ -109,7 +113,13 @@ class RoundRobinUplink:
         env.process(self._serve())
 
     def transmit(self, device: int, packet_bits: list[float], times: dict):
+        """Queue the payload's packets behind this device's earlier flows; wait until all are sent.
+
+        Writes wait, work and ``uplink_bits`` (the bits of every packet that went on the air; a
+        packet under way when its task is dropped is sent whole) into ``times``.
+        """
         flow = _Flow(deque(packet_bits), self.env.event(), times)
+        times["uplink_bits"] = 0.0
         t0 = self.env.now
         self.queues[device].append(flow)
         if not self.wakeup.triggered:
@@ -149,6 +159,8 @@ class RoundRobinUplink:
                 flow.ok = False
                 flow.packets.clear()
                 dt = 0.0
+            else:
+                flow.times["uplink_bits"] += bits
             yield self.env.timeout(dt)
             self.busy_s += dt
             if not flow.packets and not flow.cancelled:
@@ -160,23 +172,40 @@ class RoundRobinUplink:
 
 @dataclass
 class Job:
-    """A task waiting at the edge."""
+    """A task at the edge: queued, then in a running batch."""
 
     done: simpy.Event
     submitted: float
     times: dict
     cancelled: bool = False
+    queued: bool = True
     batch: int = field(default=0)
+    run: _Run | None = None
+
+
+@dataclass
+class _Run:
+    """A batch on a GPU: stopped at once when every one of its jobs has been dropped."""
+
+    live: int
+    stop: simpy.Event
 
 
 class EdgeServer:
-    """GPUs serving a FIFO queue, with optional dynamic batching (max batch, max wait)."""
+    """GPUs serving a FIFO queue, with optional dynamic batching (max batch, max wait).
+
+    A GPU that finds fewer than ``max_batch`` jobs waits until the batch is full or the oldest job
+    *still queued* has waited ``max_wait``; a batch runs as one kernel for ``batch_seconds(n)``.
+    A dropped job leaves the queue at once; a running batch all of whose jobs were dropped is
+    stopped at once (its GPU is free), one with a job still wanted runs to its end.
+    """
 
     def __init__(self, env: simpy.Environment, gpus: int, max_batch: int, max_wait_s: float,
                  batch_seconds: Callable[[int], float]) -> None:
         self.env, self.max_batch, self.max_wait = env, max_batch, max_wait_s
         self.batch_seconds = batch_seconds
         self.queue: deque[Job] = deque()
+        self.live = 0  # queued jobs not dropped
         self.arrived = env.event()
         self.busy_s, self.gpus = 0.0, gpus
         for _ in range(gpus):
@@ -186,46 +215,67 @@ class EdgeServer:
         """Queue a job and wait until its batch has run."""
         job = Job(self.env.event(), self.env.now, times)
         self.queue.append(job)
+        self.live += 1
         if not self.arrived.triggered:
             self.arrived.succeed()
         try:
             yield job.done
         finally:
-            job.cancelled = True
+            self._leave(job)
         return job.batch
 
-    def _live(self) -> int:
+    def _leave(self, job: Job) -> None:
+        if job.cancelled:
+            return
+        job.cancelled = True
+        if job.queued:
+            self.live -= 1
+        elif job.run is not None and not job.done.triggered:
+            job.run.live -= 1
+            if job.run.live == 0 and not job.run.stop.triggered:
+                job.run.stop.succeed()
+
+    def _head(self) -> Job | None:
         while self.queue and self.queue[0].cancelled:
             self.queue.popleft()
-        return sum(1 for j in self.queue if not j.cancelled)
+        return self.queue[0] if self.queue else None
+
+    def _wait_arrival(self):
+        if self.arrived.triggered:
+            self.arrived = self.env.event()
+        return self.arrived
 
     def _worker(self):
         env = self.env
         while True:
-            if not self._live():
-                self.arrived = env.event() if self.arrived.triggered else self.arrived
-                yield self.arrived
+            head = self._head()
+            if head is None:
+                yield self._wait_arrival()
                 continue
-            if self.max_batch > 1 and self.max_wait > 0 and self._live() < self.max_batch:
-                deadline = self.queue[0].submitted + self.max_wait
-                while self._live() < self.max_batch and env.now < deadline:
-                    self.arrived = env.event() if self.arrived.triggered else self.arrived
-                    yield self.arrived | env.timeout(deadline - env.now)
+            if self.max_batch > 1 and self.max_wait > 0 and self.live < self.max_batch:
+                deadline = head.submitted + self.max_wait  # of the oldest job still queued, now
+                if env.now < deadline:
+                    yield self._wait_arrival() | env.timeout(deadline - env.now)
+                    continue  # look again: the queue may have grown, or lost its oldest job
             batch = []
             while self.queue and len(batch) < self.max_batch:
                 job = self.queue.popleft()
                 if not job.cancelled:
+                    job.queued = False
+                    self.live -= 1
                     batch.append(job)
-            if not batch:
-                continue
-            start = env.now
-            for job in batch:
-                job.times["edge_wait"] = start - job.submitted
-                job.batch = len(batch)
-            dt = self.batch_seconds(len(batch))
-            yield env.timeout(dt)
-            self.busy_s += dt
-            for job in batch:
-                job.times["edge_work"] = dt
-                if not job.cancelled:
-                    job.done.succeed()
+            yield from self._run(batch)
+
+    def _run(self, batch: list[Job]):
+        env, start = self.env, self.env.now
+        run = _Run(len(batch), env.event())
+        for job in batch:
+            job.times["edge_wait"] = start - job.submitted
+            job.batch, job.run = len(batch), run
+        dt = self.batch_seconds(len(batch))
+        yield env.timeout(dt) | run.stop
+        self.busy_s += env.now - start
+        for job in batch:
+            job.times["edge_work"] = env.now - start
+            if not job.cancelled:
+                job.done.succeed()
