@@ -153,7 +153,8 @@ def plot_results(folder: str | Path) -> list[Path]:
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("fraction of tasks done")
-    axes[0][-1].legend(fontsize=7)
+    if not rec.empty:
+        axes[0][-1].legend(fontsize=7)
     out += _save(fig, figdir, "latency_cdf")
     plt.close(fig)
 
@@ -165,7 +166,7 @@ def plot_results(folder: str | Path) -> list[Path]:
         left = np.zeros(len(schemes))
         for c in STAGE_COLUMNS:
             ax.barh(range(len(schemes)), means[c], left=left, label=STAGE_LABELS[c])
-            left += means[c].to_numpy()
+            left += means[c].to_numpy(dtype=float)
         ax.set_yticks(range(len(schemes)), schemes, fontsize=7)
         ax.invert_yaxis()
         ax.axvline(deadline, color="k", ls="--", lw=0.8)
@@ -191,7 +192,8 @@ def plot_results(folder: str | Path) -> list[Path]:
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("accuracy within deadline")
-    axes[0][-1].legend(fontsize=7)
+    if not rec.empty:
+        axes[0][-1].legend(fontsize=7)
     out += _save(fig, figdir, "acc_vs_deadline")
     plt.close(fig)
     return out

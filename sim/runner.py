@@ -60,13 +60,14 @@ def grid_points(sc: Scenario) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo)) for combo in itertools.product(*(sc.sweep.grid[k] for k in keys))]
 
 
-def jobs_of(sc: Scenario, sweep: bool = True) -> list[Job]:
-    """The (point, seed) jobs of a scenario, in grid order then seed order."""
-    out = []
-    for values in grid_points(sc) if sweep else [{}]:
-        point = override(sc, values) if values else sc
-        out += [Job(values, point, s, store.point_id(point, values, s)) for s in sc.seeds]
-    return out
+def points_of(sc: Scenario, sweep: bool = True) -> list[tuple[dict, Scenario]]:
+    """(grid values, resolved scenario) of every point, in grid order."""
+    return [(v, override(sc, v) if v else sc) for v in (grid_points(sc) if sweep else [{}])]
+
+
+def jobs_of(sc: Scenario, points: list[tuple[dict, Scenario]]) -> list[Job]:
+    """The (point, seed) jobs of checked points, in grid order then seed order."""
+    return [Job(v, p, s, store.point_id(p, v, s)) for v, p in points for s in sc.seeds]
 
 
 def run_point(job: Job, out: Path) -> str:
@@ -158,8 +159,9 @@ def run_all(sc: Scenario, out: Path, workers: int = 1, sweep: bool = True, progr
     """
     from tqdm import tqdm
 
-    jobs = jobs_of(sc, sweep)
-    preflight.check_all(list({id(j.scenario): j.scenario for j in jobs}.values()), force, workers)
+    points = points_of(sc, sweep)
+    preflight.check_all([p for _, p in points], force, workers)
+    jobs = jobs_of(sc, points)
     out = Path(out)
     store.check_out(out)
     resolved = schema.to_dict(sc if sweep else override(sc, {}))

@@ -301,10 +301,9 @@ def _expand_schemes(sc: Scenario, source: str | Path) -> tuple[str, ...]:
     """Scheme names, with shell-style patterns (``aecnn-*``) expanded against the profile's schemes."""
     from fnmatch import fnmatchcase
 
-    try:
-        known = list((yaml.safe_load(Path(sc.profile, "profile.yaml").read_text()) or {}).get("schemes") or {})
-    except (yaml.YAMLError, AttributeError):
-        return sc.schemes  # the profile loader reports what is wrong with it
+    from sim.profile import read_meta
+
+    known = list(read_meta(Path(sc.profile))["schemes"])
     out: list[str] = []
     for pattern in sc.schemes:
         hits = [n for n in known if fnmatchcase(n, pattern)]

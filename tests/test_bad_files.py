@@ -1,0 +1,317 @@
+"""Bad traces, profiles, samples, results folders and sizes: one line naming file, key and value, exit 2.
+
+Each case runs through the command line with one worker and with two, so that an error raised
+where the work runs reaches the user the same way.
+"""
+import pickle
+
+import numpy as np
+import pytest
+import yaml
+from helpers import simple_profile, write_scenario
+
+from sim.cli import main
+from sim.errors import ConfigError
+
+
+def _sweep(capsys, path, out, workers, *extra):
+    code = main(["sweep", str(path), "--out", str(out), "--workers", str(workers), "--no-plot", *extra])
+    captured = capsys.readouterr()
+    return code, captured.err.strip()
+
+
+def _assert_one_line(code, err, *words):
+    assert code == 2, err
+    assert len(err.splitlines()) == 1, err
+    for w in words:
+        assert str(w) in err, (w, err)
+
+
+@pytest.fixture
+def base(tmp_path):
+    prof = simple_profile(tmp_path / "p")
+    return tmp_path, prof
+
+
+ARRIVAL_TRACES = [
+    ("missing", None, "tasks.arrival.trace"),
+    ("empty", "", "is empty"),
+    ("no time column", "t\n0.1\n", "time_s"),
+    ("not numeric", "time_s\n0.1\nsoon\n", "soon"),
+    ("nan", "time_s\n0.1\nnan\n", "time_s (row 2)"),
+    ("negative", "time_s\n-0.5\n0.1\n", "-0.5"),
+    ("unsorted", "time_s\n0.3\n0.1\n", "time_s (row 2)"),
+    ("infinite", "time_s\n0.1\ninf\n", "inf"),
+    ("header only", "time_s\n", "no rows"),
+]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("name,text,word", ARRIVAL_TRACES, ids=[c[0] for c in ARRIVAL_TRACES])
+def test_bad_arrival_trace(base, capsys, workers, name, text, word):
+    tmp, prof = base
+    trace = tmp / "arrivals.csv"
+    if text is not None:
+        trace.write_text(text)
+    sc = write_scenario(tmp / "s.yaml", prof, tasks={"arrival": {"process": "trace", "trace": "arrivals.csv"},
+                                                     "count": 2, "deadline_ms": 100})
+    code, err = _sweep(capsys, sc, tmp / "out", workers)
+    _assert_one_line(code, err, "arrivals.csv", word)
+    assert not (tmp / "out" / "points").exists() or not list((tmp / "out" / "points").iterdir())
+
+
+SNR_TRACES = [
+    ("empty", "", "is empty"),
+    ("nan time", "time_s,snr_db\n0,5\nnan,3\n", "time_s (row 2)"),
+    ("nan snr", "time_s,snr_db\n0,5\n1,nan\n", "snr_db (row 2)"),
+    ("snr beyond range", "time_s,snr_db\n0,1e6\n", "snr_db (row 1)"),
+    ("times repeat", "time_s,snr_db\n0,5\n0,3\n", "increasing"),
+    ("no snr column", "time_s,snr\n0,5\n", "snr_db"),
+]
+
+
+@pytest.mark.parametrize("name,text,word", SNR_TRACES, ids=[c[0] for c in SNR_TRACES])
+def test_bad_snr_trace(base, capsys, name, text, word):
+    tmp, prof = base
+    (tmp / "snr.csv").write_text(text)
+    sc = write_scenario(tmp / "s.yaml", prof, channel={"fading": {"model": "trace", "trace": "snr.csv"}})
+    code, err = _sweep(capsys, sc, tmp / "out", 2)
+    _assert_one_line(code, err, "snr.csv", word)
+
+
+def test_nan_snr_is_named_as_the_snr_not_the_time(base, capsys):
+    tmp, prof = base
+    (tmp / "snr.csv").write_text("time_s,snr_db\n0,5\n1,nan\n")
+    sc = write_scenario(tmp / "s.yaml", prof, channel={"fading": {"model": "trace", "trace": "snr.csv"}})
+    code, err = _sweep(capsys, sc, tmp / "out", 1)
+    assert code == 2 and "snr_db" in err and "time_s" not in err.split("snr.csv: ")[1]
+
+
+def test_non_utf8_scenario_and_profile(base, capsys):
+    tmp, prof = base
+    bad = tmp / "bad.yaml"
+    bad.write_bytes(b"name: \xff\xfe\n")
+    code, err = _sweep(capsys, bad, tmp / "out", 1)
+    _assert_one_line(code, err, "bad.yaml", "UTF-8")
+    (prof / "profile.yaml").write_bytes((prof / "profile.yaml").read_bytes() + b"# \xff\n")
+    code, err = _sweep(capsys, write_scenario(tmp / "s.yaml", prof), tmp / "out", 1)
+    _assert_one_line(code, err, "profile.yaml", "UTF-8")
+
+
+SCENARIO_CASES = [
+    ("seeds negative", {"seeds": [0, -1]}, "seeds", "-1"),
+    ("seeds repeated", {"seeds": [3, 3]}, "seeds", "3"),
+    ("grid value repeated", {"sweep": {"grid": {"channel.snr_db": [1, 2, 1]}}}, "sweep.grid.channel.snr_db", "1"),
+    ("grid not a mapping", {"sweep": {"grid": [1, 2]}}, "sweep.grid", "[1, 2]"),
+    ("grid key not a string", {"sweep": {"grid": {5: [1, 2]}}}, "sweep.grid", "5"),
+    ("grid nested mapping", {"sweep": {"grid": {"channel": {"snr_db": [1]}}}}, "sweep.grid.channel", "snr_db"),
+    ("snr infinite", {"channel": {"snr_db": float("inf")}}, "channel.snr_db", "inf"),
+    ("snr minus infinite", {"channel": {"snr_db": float("-inf")}}, "channel.snr_db", "-inf"),
+    ("snr beyond physics", {"channel": {"snr_db": 1e6}}, "channel.snr_db", "[-100, 100]"),
+    ("bandwidth infinite", {"channel": {"bandwidth_hz": float("inf")}}, "channel.bandwidth_hz", "finite"),
+    ("deadline huge", {"tasks": {"arrival": {"process": "periodic", "period_ms": 10}, "count": 2,
+                                 "deadline_ms": 1e300}}, "tasks.deadline_ms", "1e+300"),
+    ("speed huge", {"edge": {"hardware": "hw", "speed": 1e12}}, "edge.speed", "(0, 1e+06]"),
+    ("period with poisson", {"tasks": {"arrival": {"process": "poisson", "rate_per_s": 5, "period_ms": 10},
+                                       "count": 2}}, "tasks.arrival.period_ms", "poisson"),
+    ("efficiency with cqi", {"channel": {"rate": {"model": "cqi", "efficiency": 0.5}}},
+     "channel.rate.efficiency", "cqi"),
+    ("coherence without fading", {"channel": {"fading": {"model": "none", "coherence_ms": 3}}},
+     "channel.fading.coherence_ms", "none"),
+]
+
+
+@pytest.mark.parametrize("name,sections,key,value", SCENARIO_CASES, ids=[c[0] for c in SCENARIO_CASES])
+def test_bad_scenario_value(base, capsys, name, sections, key, value):
+    tmp, prof = base
+    path = write_scenario(tmp / "s.yaml", prof, **sections)
+    code, err = _sweep(capsys, path, tmp / "out", 2)
+    _assert_one_line(code, err, "s.yaml", key, value)
+
+
+def test_schemes_missing_is_an_error(base, capsys):
+    tmp, prof = base
+    path = write_scenario(tmp / "s.yaml", prof)
+    data = yaml.safe_load(path.read_text())
+    del data["schemes"]
+    path.write_text(yaml.safe_dump(data))
+    code, err = _sweep(capsys, path, tmp / "out", 1)
+    _assert_one_line(code, err, "schemes", "required")
+
+
+def test_keys_that_apply_to_some_swept_point_are_accepted(base, capsys):
+    tmp, prof = base
+    path = write_scenario(tmp / "s.yaml", prof, channel={"fading": {"model": "none", "coherence_ms": 3}},
+                          sweep={"grid": {"channel.fading.model": ["none", "rayleigh"]}})
+    code, err = _sweep(capsys, path, tmp / "out", 1)
+    assert code == 0, err
+
+
+def _edit_profile(prof, fn):
+    meta = yaml.safe_load((prof / "profile.yaml").read_text())
+    fn(meta)
+    (prof / "profile.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+
+
+PROFILE_CASES = [
+    ("latency not numeric", lambda m: m["stages"]["tail"]["latency_ms"]["hw"].update({1: "fast"}),
+     "stages.tail.latency_ms.hw.1", "fast"),
+    ("latency nan", lambda m: m["stages"]["tail"]["latency_ms"]["hw"].update({1: float("nan")}),
+     "stages.tail.latency_ms.hw.1", "nan"),
+    ("batch zero", lambda m: m["stages"]["tail"]["latency_ms"]["hw"].update({0: 1.0}),
+     "stages.tail.latency_ms.hw.0", "batch size"),
+    ("batch word", lambda m: m["stages"]["tail"]["latency_ms"]["hw"].update({"many": 1.0}),
+     "stages.tail.latency_ms.hw.many", "batch size"),
+    ("null stage list", lambda m: m["schemes"]["split"].update({"edge": None}), "schemes.split.edge", "None"),
+    ("bytes column not a string", lambda m: m["schemes"]["split"].update({"bytes_column": 7}),
+     "schemes.split.bytes_column", "7"),
+    ("schemes as a list", lambda m: m.update({"schemes": ["split", "local"]}), "schemes", "split"),
+]
+
+
+@pytest.mark.parametrize("name,fn,key,value", PROFILE_CASES, ids=[c[0] for c in PROFILE_CASES])
+def test_bad_profile_contents(base, capsys, name, fn, key, value):
+    tmp, prof = base
+    _edit_profile(prof, fn)
+    code, err = _sweep(capsys, write_scenario(tmp / "s.yaml", prof), tmp / "out", 2)
+    _assert_one_line(code, err, "profile.yaml", key, value)
+
+
+def test_string_batch_keys_are_read_as_integers(base, capsys):
+    tmp, prof = base
+    _edit_profile(prof, lambda m: m["stages"]["tail"]["latency_ms"].update({"hw": {"1": 2.0, "4": 4.0}}))
+    from sim.profile import load_profile
+
+    p = load_profile(prof)
+    assert p.latency_ms("tail", "hw", 4) == 4.0 and p.latency_ms("tail", "hw", 2) == pytest.approx(2 + 2 / 3)
+
+
+SAMPLE_CASES = [
+    ("bytes not numeric", "split_bytes", "lots", "split_bytes (row 3)"),
+    ("bytes nan", "split_bytes", "nan", "split_bytes (row 3)"),
+    ("bytes fractional", "split_bytes", "10.5", "whole number"),
+    ("bytes negative", "split_bytes", "-4", ">= 0"),
+    ("correct not 0/1", "split_correct", "2", "<= 1"),
+    ("label fractional", "label", "1.5", "whole number"),
+]
+
+
+@pytest.mark.parametrize("name,col,value,word", SAMPLE_CASES, ids=[c[0] for c in SAMPLE_CASES])
+def test_bad_samples(base, capsys, name, col, value, word):
+    tmp, prof = base
+    lines = (prof / "samples.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[3].split(",")
+    row[header.index(col)] = value
+    lines[3] = ",".join(row)
+    (prof / "samples.csv").write_text("\n".join(lines) + "\n")
+    code, err = _sweep(capsys, write_scenario(tmp / "s.yaml", prof), tmp / "out", 2)
+    _assert_one_line(code, err, "samples.csv", word, value)
+
+
+def test_samples_empty_or_other_delimiter(base, capsys):
+    tmp, prof = base
+    text = (prof / "samples.csv").read_text()
+    (prof / "samples.csv").write_text(text.replace(",", ";"))
+    code, err = _sweep(capsys, write_scenario(tmp / "s.yaml", prof), tmp / "out", 1)
+    _assert_one_line(code, err, "samples.csv", "comma-separated")
+    (prof / "samples.csv").write_text("")
+    code, err = _sweep(capsys, write_scenario(tmp / "s.yaml", prof), tmp / "out", 1)
+    _assert_one_line(code, err, "samples.csv", "empty")
+
+
+def test_out_is_a_file_or_under_one(base, capsys):
+    tmp, prof = base
+    sc = write_scenario(tmp / "s.yaml", prof)
+    (tmp / "afile").write_text("x")
+    code, err = _sweep(capsys, sc, tmp / "afile", 1)
+    _assert_one_line(code, err, "--out", "afile", "is a file")
+    code, err = _sweep(capsys, sc, tmp / "afile" / "deeper", 2)
+    _assert_one_line(code, err, "--out", "lies under")
+
+
+def test_disk_full_leaves_no_temporary_files(base, capsys, monkeypatch):
+    import os
+
+    tmp, prof = base
+    sc = write_scenario(tmp / "s.yaml", prof)
+    real_replace = os.replace
+
+    def full(src, dst):
+        if str(dst).endswith("summary.csv"):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", full)
+    code, err = _sweep(capsys, sc, tmp / "out", 1)
+    _assert_one_line(code, err, "--out", "summary.csv", "No space left")
+    leftovers = [p for p in (tmp / "out").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert _sweep(capsys, sc, tmp / "out", 1)[0] == 0  # the finished point was kept and is reused
+
+
+PLOT_CASES = [
+    ("missing", None),
+    ("empty folder", {}),
+    ("truncated summary", {"summary.csv": "scheme,seed,tas"}),
+    ("corrupt records", {"records.csv": "\x00\x01garbage"}),
+    ("corrupt yaml", {"scenario.resolved.yaml": "tasks: [1, 2\n"}),
+]
+
+
+@pytest.mark.parametrize("name,damage", PLOT_CASES, ids=[c[0] for c in PLOT_CASES])
+def test_plot_on_bad_results_folder(base, capsys, name, damage):
+    tmp, prof = base
+    out = tmp / "out"
+    if damage is not None:
+        assert main(["run", str(write_scenario(tmp / "s.yaml", prof)), "--out", str(out), "--no-plot"]) == 0
+        capsys.readouterr()
+        if damage == {}:
+            for p in out.iterdir():
+                if p.is_file():
+                    p.unlink()
+        for fname, text in damage.items():
+            (out / fname).write_text(text)
+    code = main(["plot", str(out)])
+    err = capsys.readouterr().err.strip()
+    _assert_one_line(code, err, "out")
+
+
+def test_run_where_no_task_arrives(base, capsys):
+    tmp, prof = base
+    trace = tmp / "late.csv"
+    trace.write_text("time_s\n50\n")
+    sc = write_scenario(tmp / "s.yaml", prof, tasks={"arrival": {"process": "trace", "trace": "late.csv"},
+                                                     "count": None, "duration_s": 1.0, "deadline_ms": 100})
+    code = main(["run", str(sc), "--out", str(tmp / "out")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "no task arrived" in captured.out
+    assert (tmp / "out" / "figures" / "hit_rate.png").exists()
+
+
+def test_work_beyond_this_machine_is_refused_unless_forced(base, capsys):
+    tmp, prof = base
+    sc = write_scenario(tmp / "s.yaml", prof, tasks={"arrival": {"process": "poisson", "rate_per_s": 1e6},
+                                                     "count": None, "duration_s": 1e6, "deadline_ms": 100})
+    code, err = _sweep(capsys, sc, tmp / "out", 1)
+    _assert_one_line(code, err, "tasks.duration_s", "--force")
+    sc = write_scenario(tmp / "s.yaml", prof, channel={"fading": {"model": "rayleigh", "coherence_ms": 1e-6}},
+                        tasks={"arrival": {"process": "periodic", "period_ms": 100}, "count": 50})
+    code, err = _sweep(capsys, sc, tmp / "out", 1)
+    _assert_one_line(code, err, "channel.fading.coherence_ms", "1e-06")
+    sc = write_scenario(tmp / "s.yaml", prof, channel={"fading": {"model": "gilbert-elliott", "good_mean_ms": 1e-6,
+                                                                  "bad_mean_ms": 1e-6}},
+                        tasks={"arrival": {"process": "periodic", "period_ms": 100}, "count": 50})
+    code, err = _sweep(capsys, sc, tmp / "out", 1)
+    _assert_one_line(code, err, "channel.fading.good_mean_ms")
+
+
+def test_config_error_crosses_a_process_boundary_intact():
+    e = ConfigError("f.yaml", "channel.snr_db", np.float64(3.0), "must be small")
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is ConfigError and str(back) == str(e)
+    assert (back.file, back.key, back.problem) == ("f.yaml", "channel.snr_db", "must be small")
+    odd = ConfigError("f", "k", (x for x in []), "p")  # a value that does not pickle travels as text
+    assert pickle.loads(pickle.dumps(odd)).key == "k"
