@@ -11,7 +11,6 @@ finished points are kept either way and a rerun resumes.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
@@ -41,14 +40,12 @@ def main(argv: list[str] | None = None) -> int:
 
     args = setup_args().parse_args(argv)
     try:
-        with stop_signals():
+        with stop_signals(keep_ignoring=argv is None):
             return _main(args)
     except ConfigError as e:
         print(f"aecnn-sim: error: {e}", file=sys.stderr)
         return 2
     except (Interrupted, KeyboardInterrupt):
-        if argv is None:  # the command line: further Ctrl-C while exiting must not print a traceback
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
         return _stopped(sys.exc_info()[1])
 
 

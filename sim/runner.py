@@ -67,7 +67,7 @@ def points_of(sc: Scenario, sweep: bool = True) -> list[tuple[dict, Scenario]]:
 
 def jobs_of(sc: Scenario, points: list[tuple[dict, Scenario]]) -> list[Job]:
     """The (point, seed) jobs of checked points, in grid order then seed order."""
-    return [Job(v, p, s, store.point_id(p, v, s)) for v, p in points for s in sc.seeds]
+    return [Job(v, p, s, store.point_id(p, s)) for v, p in points for s in sc.seeds]
 
 
 def run_point(job: Job, out: Path) -> str:
@@ -85,7 +85,7 @@ def run_point(job: Job, out: Path) -> str:
             rec.insert(0, "seed", job.seed)
             rec.insert(0, "scheme", scheme)
             recs.append(rec)
-        store.save_point(out, job.pid, rows, pd.concat(recs).to_csv(index=False))
+        store.save_point(out, job.pid, job.values, rows, pd.concat(recs).to_csv(index=False))
     return job.pid
 
 
@@ -116,8 +116,6 @@ def _execute(todo: list[Job], out: Path, workers: int, done: Callable[[Job], Non
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel what is queued and end the workers now (they hold no half-written point)."""
-    with contextlib.suppress(Exception):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
     # concurrent.futures has no public way to end running workers before Python 3.14
     procs = list(getattr(pool, "_processes", {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
@@ -132,22 +130,36 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
 
 
 @contextlib.contextmanager
-def stop_signals() -> Iterator[None]:
-    """While inside, SIGTERM raises :class:`Terminated` in the main thread (Ctrl-C raises KeyboardInterrupt)."""
-    if threading.current_thread() is not threading.main_thread():
+def stop_signals(keep_ignoring: bool = False) -> Iterator[None]:
+    """While inside, Ctrl-C raises KeyboardInterrupt and SIGTERM :class:`Terminated`, once.
+
+    The first of either switches both to ignored before raising, so pressing Ctrl-C again while
+    the workers are stopped interrupts nothing. On leaving, the previous handlers come back, unless
+    ``keep_ignoring`` (the command line, which is about to exit) and a signal came. Nested uses
+    keep the outer handlers.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            getattr(signal.getsignal(signal.SIGTERM), "stop_signals", False):
         yield
         return
+    came: list[int] = []
 
-    def on_term(signum, frame):
-        raise Terminated()
+    def on_signal(signum, frame):
+        came.append(signum)
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
+    on_signal.stop_signals = True
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    signal.signal(signal.SIGTERM, on_term)
+    for s in old:
+        signal.signal(s, on_signal)
     try:
         yield
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        if not (came and keep_ignoring):
+            for s, h in old.items():
+                signal.signal(s, h)
 
 
 def run_all(sc: Scenario, out: Path, workers: int = 1, sweep: bool = True, progress: bool = True,

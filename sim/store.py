@@ -103,19 +103,20 @@ def identity(sc: Scenario, seed: int) -> dict[str, Any]:
     return {"scenario": d, "seed": seed, "format": 2}
 
 
-def point_id(sc: Scenario, values: dict[str, Any], seed: int) -> str:
-    """A file name: the grid values for people, a hash of :func:`identity` for the machine."""
-    h = hashlib.sha256(json.dumps(identity(sc, seed), sort_keys=True, default=str).encode()).hexdigest()[:16]
-    text = ",".join(f"{k}={Path(v).name if k in PATH_KEYS else v}" for k, v in values.items()) or "base"
-    safe = "".join(c if c.isalnum() or c in "=.-_," else "_" for c in text)[:80]
-    return f"{safe}__seed{seed}__{h}"
+def point_id(sc: Scenario, seed: int) -> str:
+    """The point's file name: its seed and a hash of :func:`identity` (the same however it was reached)."""
+    h = hashlib.sha256(json.dumps(identity(sc, seed), sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return f"seed{seed}-{h}"
 
 
-def save_point(out: Path, pid: str, rows: list[dict], records_csv: str) -> None:
-    """Write a point's records, then its summary with both checksums (the JSON last: it marks done)."""
+def save_point(out: Path, pid: str, values: dict, rows: list[dict], records_csv: str) -> None:
+    """Write a point's records, then its summary with both checksums (the JSON last: it marks done).
+
+    ``values`` (the grid values it was first reached by) are there for people reading the folder.
+    """
     data = records_csv.encode()
     write_atomic(out / "points" / f"{pid}{RECORDS}", data)
-    body = {"id": pid, "rows": rows, "records_sha256": hashlib.sha256(data).hexdigest()}
+    body = {"id": pid, "values": values, "rows": rows, "records_sha256": hashlib.sha256(data).hexdigest()}
     text = json.dumps(body, sort_keys=True, default=float)
     doc = {**body, "sha256": hashlib.sha256(text.encode()).hexdigest()}
     write_atomic(out / "points" / f"{pid}.json", json.dumps(doc, sort_keys=True, default=float))
