@@ -54,7 +54,13 @@ class Profile:
         return {hw for st in self.stages.values() for hw in st["latency_ms"]}
 
     def latency_ms(self, stage: str, hardware: str, batch: int = 1) -> float:
-        """Measured latency of ``stage`` on ``hardware`` for ``batch`` items, interpolated linearly."""
+        """Latency of ``stage`` on ``hardware`` for a batch of ``batch`` items.
+
+        A measured batch size gives its measurement. Between two measured sizes: linear
+        interpolation. With one measured size b: items run one after another, t(n) = t(b) n / b.
+        Below the smallest of several measured sizes: the smallest's time. Beyond the largest: the
+        last measured segment's slope, never below zero (a batch never gets faster by growing).
+        """
         table = self.stages[stage]["latency_ms"].get(hardware)
         if table is None:
             raise KeyError(f"stage {stage} has no latency for hardware {hardware}")
@@ -65,7 +71,7 @@ class Profile:
         if len(sizes) == 1:
             return values[0] * batch / sizes[0]  # no batching measured: items run one after another
         if batch > sizes[-1]:
-            slope = (values[-1] - values[-2]) / (sizes[-1] - sizes[-2])
+            slope = max(values[-1] - values[-2], 0.0) / (sizes[-1] - sizes[-2])
             return values[-1] + slope * (batch - sizes[-1])
         return float(np.interp(batch, sizes, values))
 

@@ -14,7 +14,7 @@ from sim.engine import RECORD_FIELDS, Result
 
 STAGE_COLUMNS = ("device_wait_ms", "device_ms", "uplink_wait_ms", "uplink_ms", "edge_wait_ms",
                  "edge_ms", "downlink_ms", "propagation_ms")
-CI_METRICS = ("hit_rate", "acc_within_deadline", "mean_latency_ms", "p95_latency_ms")
+STATUSES = ("done", "dropped", "lost", "outage")  # every value a record's status can take (docs/results.md)
 
 # two-sided 95% Student t quantiles for 1..30 degrees of freedom
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
@@ -47,6 +47,9 @@ def summarize(rec: pd.DataFrame, result: Result) -> dict:
         "mean_payload_bytes": float(rec["bytes"].mean()) if n else math.nan,
         "mean_batch": float(done["batch"].mean()) if len(done) else math.nan,
     }
+    counts = rec["status"].value_counts()
+    for st in STATUSES:
+        row[f"status_{st}"] = int(counts.get(st, 0))
     for c in STAGE_COLUMNS:
         row[f"mean_{c}"] = float(done[c].mean()) if len(done) else math.nan
     for k, v in result.utilization().items():
@@ -56,18 +59,26 @@ def summarize(rec: pd.DataFrame, result: Result) -> dict:
 
 
 def with_ci(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Mean across seeds with 95% Student-t half-widths, per point and scheme."""
+    """Mean across seeds of every numeric summary figure, with its 95% Student-t half-width.
+
+    Per point and scheme (``keys``); ``seeds`` counts the seeds, ``<figure>_ci95`` is NaN with one
+    seed or where a figure is NaN for all but one (figures that are NaN for a seed, such as the
+    latency of a run where no task completed, are left out of that figure's mean).
+    """
+    figures = [c for c in summary.columns
+               if c not in keys and c != "seed" and pd.api.types.is_numeric_dtype(summary[c])]
     rows = []
     for group, g in summary.groupby(keys, sort=False, dropna=False):
         row = dict(zip(keys, group if isinstance(group, tuple) else (group,)))
         row["seeds"] = len(g)
-        for m in CI_METRICS:
-            x = g[m].dropna().to_numpy()
+        for m in figures:
+            x = g[m].dropna().to_numpy(dtype=float)
             row[m] = float(x.mean()) if len(x) else math.nan
-            if len(x) > 1:
-                t = _T95[min(len(x) - 1, 30) - 1]
-                row[f"{m}_ci95"] = float(t * x.std(ddof=1) / math.sqrt(len(x)))
-            else:
-                row[f"{m}_ci95"] = math.nan
+            row[f"{m}_ci95"] = t95(len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x)) if len(x) > 1 else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def t95(dof: int) -> float:
+    """Two-sided 95% quantile of Student's t with ``dof`` degrees of freedom (normal beyond 30)."""
+    return _T95[dof - 1] if dof <= 30 else 1.959964 + 2.5 / dof  # within 0.1% of the exact quantile past 30

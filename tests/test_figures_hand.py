@@ -1,0 +1,148 @@
+"""The figures the simulator publishes, pinned against small cases worked by hand."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import simple_profile, write_profile, write_scenario
+
+from sim.channel import BlockFading, Link, RateModel, TraceSnr
+from sim.engine import RECORD_FIELDS, Result, arrival_times, simulate
+from sim.profile import load_profile
+from sim.results import records_frame, summarize, with_ci
+from sim.scenario import Arrival, Rate, load_scenario
+
+
+def _record(status, latency, met, correct, air=0, batch=0):
+    base = dict.fromkeys(RECORD_FIELDS, 0.0)
+    base.update(status=status, latency_ms=latency, met=met, correct=correct, air_bytes=air, bytes=100,
+                batch=batch, device_ms=1.0)
+    return tuple(base[f] for f in RECORD_FIELDS)
+
+
+def test_summary_of_six_tasks_by_hand():
+    records = [_record("done", 10.0, True, True, 140, 1), _record("done", 20.0, True, False, 140, 2),
+               _record("done", 30.0, False, True, 140, 2), _record("done", 40.0, False, True, 140, 1),
+               _record("dropped", math.nan, False, True, 70), _record("lost", math.nan, False, False, 420)]
+    res = Result(records, 0.1, {"device": 0.05, "uplink": 0.02, "edge": 0.03}, {"device": 2, "uplink": 1, "edge": 3})
+    row = summarize(records_frame(res), res)
+    assert row["tasks"] == 6
+    assert (row["status_done"], row["status_dropped"], row["status_lost"], row["status_outage"]) == (4, 1, 1, 0)
+    assert row["hit_rate"] == pytest.approx(2 / 6)
+    assert row["acc_within_deadline"] == pytest.approx(1 / 6)  # met and correct: the first task only
+    assert row["accuracy"] == pytest.approx(3 / 4)  # done tasks that are correct
+    assert row["completed_rate"] == pytest.approx(4 / 6)
+    assert row["mean_latency_ms"] == pytest.approx(25.0)
+    # linear interpolation between order statistics 10, 20, 30, 40 at rank q/100 x 3
+    assert row["p50_latency_ms"] == pytest.approx(25.0)
+    assert row["p95_latency_ms"] == pytest.approx(38.5)
+    assert row["p99_latency_ms"] == pytest.approx(39.7)
+    assert row["bytes_sent"] == 140 * 4 + 70 + 420
+    assert row["mean_batch"] == pytest.approx(1.5)
+    assert row["utilization_device"] == pytest.approx(0.05 / (2 * 0.1))
+    assert row["utilization_uplink"] == pytest.approx(0.2)
+    assert row["utilization_edge"] == pytest.approx(0.1)
+
+
+def test_intervals_across_seeds_by_hand():
+    summary = pd.DataFrame({"scheme": ["a"] * 3 + ["b"] * 2, "seed": [0, 1, 2, 0, 1],
+                            "hit_rate": [0.5, 0.7, 0.9, 0.2, 0.4],
+                            "mean_latency_ms": [10.0, math.nan, 14.0, 1.0, 1.0]})
+    ci = with_ci(summary, ["scheme"]).set_index("scheme")
+    assert ci.loc["a", "seeds"] == 3
+    assert ci.loc["a", "hit_rate"] == pytest.approx(0.7)
+    assert ci.loc["a", "hit_rate_ci95"] == pytest.approx(4.303 * 0.2 / math.sqrt(3))
+    # a NaN seed is left out: two values, 1 degree of freedom, sd = 2.828
+    assert ci.loc["a", "mean_latency_ms"] == pytest.approx(12.0)
+    assert ci.loc["a", "mean_latency_ms_ci95"] == pytest.approx(12.706 * math.sqrt(8) / math.sqrt(2))
+    assert ci.loc["b", "hit_rate_ci95"] == pytest.approx(12.706 * math.sqrt(0.02) / math.sqrt(2))
+    assert ci.loc["b", "mean_latency_ms_ci95"] == pytest.approx(0.0)
+
+
+def test_utilization_of_a_run_by_hand(tmp_path):
+    prof = simple_profile(tmp_path / "p", device_ms=5.0)  # local runs the full model: 20 ms
+    sc = load_scenario(write_scenario(tmp_path / "s.yaml", prof, schemes=["local"],
+                                      tasks={"arrival": {"process": "periodic", "period_ms": 100}, "count": 3}))
+    res = simulate(sc, load_profile(prof), "local", 0)
+    # arrivals at 0, 100, 200 ms; each 20 ms on the CPU; the last ends at 220 ms
+    assert res.horizon_s == pytest.approx(0.220)
+    assert res.utilization()["device"] == pytest.approx(60 / 220)
+    assert res.utilization()["uplink"] == 0.0
+
+
+def test_harq_loss_and_air_bytes_against_probability(tmp_path):
+    # bler 0.5, max_harq 1: a packet is sent once (p 0.5) or twice, and fails for good with p 0.25.
+    # 2000-byte payload = 2 packets (1460 + 540, 40 header each): a task is lost with p 1 - 0.75^2.
+    n = 10
+    prof = write_profile(tmp_path / "p", stages={"head": {"hw": {1: 0.0}}, "tail": {"hw": {1: 0.0}}},
+                         schemes={"split": ("split", ["head"], ["tail"])},
+                         columns={"label": np.zeros(n), "split_bytes": np.full(n, 2000),
+                                  "split_correct": np.ones(n)})
+    sc = load_scenario(write_scenario(
+        tmp_path / "s.yaml", prof, tasks={"arrival": {"process": "periodic", "period_ms": 100}, "count": 20000},
+        channel={"bandwidth_hz": 1e7, "snr_db": 20.0, "fading": {"model": "none"},
+                 "rate": {"model": "cqi", "bler": 0.5, "max_harq": 1}}))
+    r = records_frame(simulate(sc, load_profile(prof), "split", 0))
+    lost = (r["status"] == "lost").mean()
+    assert lost == pytest.approx(1 - 0.75**2, abs=4 * math.sqrt(0.4375 * 0.5625 / 20000))
+    # each packet goes out 1.5 times on average: 1.5 x 2080 bytes per task
+    assert r["air_bytes"].mean() == pytest.approx(1.5 * 2080, rel=0.02)
+    assert set(r["status"]) == {"done", "lost"}
+    bler0 = Rate(model="cqi", bler=0.0)
+    tries, ok = RateModel(bler0, 1e6).attempts(5, np.random.default_rng(0))
+    assert ok and list(tries) == [1] * 5
+
+
+@pytest.mark.parametrize("k,second_moment", [(None, 2.0), (3.0, (2 + 4 * 3 + 9) / 16), (0.0, 2.0)])
+def test_block_fading_moments(k, second_moment):
+    # |h|^2 has mean 1 and E|h|^4 = (2 + 4K + K^2) / (K + 1)^2 (Rayleigh: K = 0, 2)
+    fad = BlockFading(0.0, 1e-3, np.random.default_rng(7), k_factor=k)
+    lin = np.array([10 ** (fad.segment(i * 1e-3 + 1e-4)[0] / 10) for i in range(40000)])
+    assert lin.mean() == pytest.approx(1.0, abs=0.02)
+    assert (lin**2).mean() == pytest.approx(second_moment, rel=0.05)
+    assert fad.segment(0.0105) == (fad.segment(0.0101)[0], pytest.approx(0.011))
+
+
+def test_trace_fading_transfer_by_hand(tmp_path):
+    path = tmp_path / "snr.csv"
+    path.write_text("time_s,snr_db\n0.002,10\n0.005,0\n0.010,20\n")
+    snr = TraceSnr(path)
+    assert snr.segment(0.0) == (10.0, 0.005)  # before the first row: the first value
+    assert snr.segment(0.007) == (0.0, 0.010)
+    assert snr.segment(5.0) == (20.0, math.inf)  # held after the last row
+    link = Link(snr, RateModel(Rate(model="shannon", efficiency=1.0), 1e6))
+    r10, r0, r20 = (1e6 * math.log2(1 + 10 ** (s / 10)) for s in (10, 0, 20))
+    bits = r10 * 0.001 + r0 * 0.005 + r20 * 0.002  # from 4 ms: 1 ms at 10 dB, 5 ms at 0 dB, 2 ms at 20 dB
+    assert link.transfer_time(0.004, bits) == pytest.approx(0.008)
+    assert link.bits_between(0.004, 0.012) == pytest.approx(bits)
+
+
+def test_periodic_arrivals_with_jitter():
+    arr = Arrival(process="periodic", period_ms=100.0, jitter_ms=20.0)
+    t0 = arrival_times(arr, 20000, None, seed=3, device=0)
+    off = t0 - 0.1 * np.arange(20000)
+    assert off.min() >= 0 and off.max() < 0.020
+    assert off.mean() == pytest.approx(0.010, abs=0.0003)  # uniform on [0, 20 ms)
+    assert off.var() == pytest.approx(0.020**2 / 12, rel=0.05)
+    t1 = arrival_times(arr, 200, None, seed=3, device=1)  # other devices: a random phase in [0, period)
+    phase = (t1 - 0.1 * np.arange(200)).min()
+    assert 0 <= phase < 0.1 + 0.02 and not np.allclose(t1[:200], t0[:200])
+    plain = arrival_times(Arrival(process="periodic", period_ms=10.0), 5, None, 0, 0)
+    assert np.diff(plain) == pytest.approx([0.01] * 4)
+
+
+def test_batch_time_interpolation_and_extrapolation(tmp_path):
+    prof = write_profile(tmp_path / "p", stages={"t": {"hw": {1: 10.0, 4: 16.0, 8: 20.0}},
+                                                 "one": {"hw": {2: 6.0}}, "two": {"hw": {4: 16.0, 8: 20.0}},
+                                                 "noisy": {"hw": {1: 10.0, 2: 8.0}}},
+                         schemes={"s": ("split", ["one"], ["t"])},
+                         columns={"label": np.zeros(2), "s_bytes": np.ones(2), "s_correct": np.ones(2)})
+    p = load_profile(prof)
+    assert p.latency_ms("t", "hw", 4) == 16.0  # measured
+    assert p.latency_ms("t", "hw", 2) == pytest.approx(12.0)  # between 1 and 4
+    assert p.latency_ms("t", "hw", 6) == pytest.approx(18.0)  # between 4 and 8
+    assert p.latency_ms("t", "hw", 16) == pytest.approx(28.0)  # beyond 8: slope 1 ms per item
+    assert p.latency_ms("one", "hw", 5) == pytest.approx(15.0)  # one size measured: one after another
+    assert p.latency_ms("two", "hw", 1) == 16.0  # below the smallest of several: the smallest's time
+    assert p.latency_ms("noisy", "hw", 6) == 8.0  # a falling last segment does not extrapolate below itself
+    assert p.stage_time_ms(("one", "t"), "hw", 2) == pytest.approx(6.0 + 12.0)
