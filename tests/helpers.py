@@ -1,6 +1,8 @@
 """Small profiles and scenarios that tests write themselves (no torch needed)."""
 from __future__ import annotations
 
+import importlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +63,25 @@ def write_scenario(path: Path, profile: Path, **sections) -> Path:
             data[k] = v
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def require(module: str):
+    """Import ``module`` for a model-side test: skip where it is missing, but fail in CI (CI set),
+    where ``make test`` installs the models extra and a skip would hide a broken install."""
+    import pytest
+
+    if os.environ.get("CI"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
+
+
+def require_fashion_mnist() -> None:
+    """Debian's Fashion-MNIST: skip where it is missing, fail in CI (``make test`` installs it)."""
+    import pytest
+
+    from models import data
+
+    if not data.FASHION_MNIST_DIR.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{data.FASHION_MNIST_DIR} missing: apt-get install dataset-fashion-mnist")
+        pytest.skip("apt-get install dataset-fashion-mnist")

@@ -13,17 +13,17 @@ from sim.results import records_frame, summarize, with_ci
 from sim.scenario import Arrival, Rate, load_scenario
 
 
-def _record(status, latency, met, correct, air=0, batch=0):
+def _record(status, latency, met, correct, air=0, batch=0, nbytes=100):
     base = dict.fromkeys(RECORD_FIELDS, 0.0)
-    base.update(status=status, latency_ms=latency, met=met, correct=correct, air_bytes=air, bytes=100,
-                batch=batch, device_ms=1.0)
+    base.update(status=status, latency_ms=latency, met=met, correct=correct, air_bytes=air, bytes=nbytes,
+                batch=batch, device_ms=1.0, uplink_ms=latency / 2, edge_wait_ms=3.0 if status == "done" else 7.0)
     return tuple(base[f] for f in RECORD_FIELDS)
 
 
 def test_summary_of_six_tasks_by_hand():
     records = [_record("done", 10.0, True, True, 140, 1), _record("done", 20.0, True, False, 140, 2),
                _record("done", 30.0, False, True, 140, 2), _record("done", 40.0, False, True, 140, 1),
-               _record("dropped", math.nan, False, True, 70), _record("lost", math.nan, False, False, 420)]
+               _record("dropped", math.nan, False, True, 70), _record("lost", math.nan, False, False, 420, nbytes=700)]
     res = Result(records, 0.1, {"device": 0.05, "uplink": 0.02, "edge": 0.03}, {"device": 2, "uplink": 1, "edge": 3})
     row = summarize(records_frame(res), res)
     assert row["tasks"] == 6
@@ -39,16 +39,23 @@ def test_summary_of_six_tasks_by_hand():
     assert row["p99_latency_ms"] == pytest.approx(39.7)
     assert row["bytes_sent"] == 140 * 4 + 70 + 420
     assert row["mean_batch"] == pytest.approx(1.5)
+    assert row["mean_payload_bytes"] == pytest.approx((5 * 100 + 700) / 6)  # over all tasks
+    # stage means over done tasks only
+    assert row["mean_uplink_ms"] == pytest.approx(12.5) and row["mean_edge_wait_ms"] == pytest.approx(3.0)
+    assert row["mean_device_ms"] == pytest.approx(1.0) and row["mean_downlink_ms"] == 0.0
     assert row["utilization_device"] == pytest.approx(0.05 / (2 * 0.1))
     assert row["utilization_uplink"] == pytest.approx(0.2)
     assert row["utilization_edge"] == pytest.approx(0.1)
 
 
 def test_intervals_across_seeds_by_hand():
-    summary = pd.DataFrame({"scheme": ["a"] * 3 + ["b"] * 2, "seed": [0, 1, 2, 0, 1],
-                            "hit_rate": [0.5, 0.7, 0.9, 0.2, 0.4],
-                            "mean_latency_ms": [10.0, math.nan, 14.0, 1.0, 1.0]})
-    ci = with_ci(summary, ["scheme"]).set_index("scheme")
+    summary = pd.DataFrame({"snr": [5] * 5, "scheme": ["b"] * 2 + ["a"] * 3, "seed": [0, 1, 0, 1, 2],
+                            "hit_rate": [0.2, 0.4, 0.5, 0.7, 0.9],
+                            "mean_latency_ms": [1.0, 1.0, 10.0, math.nan, 14.0]})
+    ci = with_ci(summary, ["snr", "scheme"])
+    assert list(ci["scheme"]) == ["b", "a"]  # in the order the schemes were given
+    assert "snr_ci95" not in ci.columns and "seed" not in ci.columns and "seed_ci95" not in ci.columns
+    ci = ci.set_index("scheme")
     assert ci.loc["a", "seeds"] == 3
     assert ci.loc["a", "hit_rate"] == pytest.approx(0.7)
     assert ci.loc["a", "hit_rate_ci95"] == pytest.approx(4.303 * 0.2 / math.sqrt(3))
@@ -57,6 +64,13 @@ def test_intervals_across_seeds_by_hand():
     assert ci.loc["a", "mean_latency_ms_ci95"] == pytest.approx(12.706 * math.sqrt(8) / math.sqrt(2))
     assert ci.loc["b", "hit_rate_ci95"] == pytest.approx(12.706 * math.sqrt(0.02) / math.sqrt(2))
     assert ci.loc["b", "mean_latency_ms_ci95"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("n,quantile", [(2, 12.706), (31, 2.042), (41, 2.021), (101, 1.984), (1001, 1.962)])
+def test_interval_uses_the_t_quantile_of_the_seed_count(n, quantile):
+    x = np.resize([0.0, 1.0], n)
+    ci = with_ci(pd.DataFrame({"scheme": ["a"] * n, "seed": range(n), "hit_rate": x}), ["scheme"])
+    assert ci.loc[0, "hit_rate_ci95"] == pytest.approx(quantile * x.std(ddof=1) / math.sqrt(n), rel=2e-3)
 
 
 def test_utilization_of_a_run_by_hand(tmp_path):

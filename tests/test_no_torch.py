@@ -3,7 +3,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import simple_profile, write_scenario
+
+pytestmark = pytest.mark.slow  # tens of thousands of tasks, or a subprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 

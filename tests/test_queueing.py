@@ -1,10 +1,13 @@
 """The engine against queueing theory: M/D/1 at the device CPU, M/M/1 at the uplink."""
 import numpy as np
+import pytest
 from helpers import write_profile, write_scenario
 
 from sim.engine import RECORD_FIELDS, simulate
 from sim.profile import load_profile
 from sim.scenario import load_scenario
+
+pytestmark = pytest.mark.slow  # tens of thousands of tasks, or a subprocess
 
 TASKS = 60_000
 

@@ -94,6 +94,7 @@ def test_damaged_point_is_reported_and_recomputed(tmp_path, capsys, damage):
     pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv"), good)
 
 
+@pytest.mark.slow
 def test_a_claimed_point_is_not_computed_twice(tmp_path):
     """A second sweep waits for the point another holds, then takes its result instead of recomputing."""
     sc = _scenario(tmp_path, seeds=(0,), snrs=(5,))
@@ -113,6 +114,7 @@ def test_a_claimed_point_is_not_computed_twice(tmp_path):
     assert (out / "points" / f"{pid}.json").stat().st_mtime_ns == mtime  # taken, not recomputed
 
 
+@pytest.mark.slow
 def test_two_sweeps_on_one_folder_at_once(tmp_path):
     out = tmp_path / "r"
     sc = _scenario(tmp_path, seeds=(0, 1, 2), snrs=(-5, 0, 5, 10), count=300)
@@ -132,6 +134,7 @@ def _children(pgid):
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_keeps_finished_points_and_stops_workers(tmp_path, sig, code):
     out = tmp_path / "r"

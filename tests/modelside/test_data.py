@@ -3,15 +3,15 @@ import pickle
 
 import numpy as np
 import pytest
+from helpers import require, require_fashion_mnist
 
-pytest.importorskip("torch")
+require("torch")
 
 from models import data  # noqa: E402
 
 
 def test_fashion_mnist_from_debian_package():
-    if not data.FASHION_MNIST_DIR.is_dir():
-        pytest.skip("apt-get install dataset-fashion-mnist")
+    require_fashion_mnist()
     test = data.load_fashion_mnist("test")
     assert test.images.shape == (10000, 28, 28, 1) and test.images.dtype == np.uint8
     assert sorted(np.unique(test.labels)) == list(range(10))

@@ -1,8 +1,9 @@
 """Entropy coding: bit-exact round trips, clear errors on damaged streams."""
 import numpy as np
 import pytest
+from helpers import require
 
-pytest.importorskip("constriction")
+require("constriction")
 
 from models.entropy import BitstreamError, SymbolCoder, fit_probabilities  # noqa: E402
 

@@ -1,7 +1,8 @@
 """A training step killed mid-epoch resumes to exactly the weights of an uninterrupted run."""
 import pytest
+from helpers import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 from torch.utils.data import TensorDataset  # noqa: E402
 
