@@ -4,6 +4,8 @@
   aecnn-models profile --run DIR --out profiles/NAME
   aecnn-models evaluate PROFILE           the ratio/accuracy table and the issue's target figures
   aecnn-models pipeline --run DIR ...     every step and the profile, in order (resumable)
+  aecnn-models time PROFILE --hardware KEY [--device cuda] [--merge]
+                                          time a profile's stages here (random weights), merge them
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = ("train", "profile", "evaluate", "pipeline")
+    commands = ("train", "profile", "evaluate", "pipeline", "time")
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
@@ -28,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         from models.profile import main as run
     elif cmd == "evaluate":
         from models.evaluate import main as run
+    elif cmd == "time":
+        from models.retime import main as run
     else:
         from models.pipeline import main as run
     return run(rest)

@@ -187,3 +187,42 @@ def _read_samples(cpath: Path, schemes: dict) -> dict[str, np.ndarray]:
         cols[sc["bytes_column"]] = tables.column(cpath, df, sc["bytes_column"], integer=True, lo=0)
         cols[sc["correct_column"]] = tables.column(cpath, df, sc["correct_column"], integer=True, lo=0, hi=1)
     return cols
+
+
+def merge_timings(folder: str | Path, timings: dict, replace: bool = False) -> list[str]:
+    """Add measured stage latencies under new hardware keys to a profile's profile.yaml.
+
+    ``timings`` is ``{"hardware": {key: {how it was measured}}, "stages": {stage: {key: {batch:
+    ms}}}}`` (what ``aecnn-models time`` writes). Samples are not touched; every stage of the
+    profile must be timed, and an existing key is refused unless ``replace``. The result is checked
+    like any profile before it replaces profile.yaml atomically. Returns the keys merged.
+    """
+    import os
+
+    folder = Path(folder)
+    where = folder / "profile.yaml"
+    meta = read_meta(folder)
+    hw, stages = timings.get("hardware"), timings.get("stages")
+    if not isinstance(hw, dict) or not hw or not isinstance(stages, dict):
+        raise ConfigError("(timings)", "hardware", hw, "timings need mappings 'hardware' and 'stages'")
+    for key in hw:
+        if not replace and any(key in (st.get("latency_ms") or {}) for st in meta["stages"].values()):
+            raise ConfigError(where, "hardware", key, "is in the profile already; pass --replace to overwrite it")
+    missing = [s for s in meta["stages"] if not all(k in (stages.get(s) or {}) for k in hw)]
+    if missing:
+        raise ConfigError("(timings)", f"stages.{missing[0]}", None, f"not timed for {', '.join(hw)}")
+    for name in stages:
+        if name not in meta["stages"]:
+            raise ConfigError("(timings)", f"stages.{name}", None, "is not a stage of this profile")
+    for name, st in meta["stages"].items():
+        st["latency_ms"] = {**st["latency_ms"], **{k: stages[name][k] for k in hw}}
+        _check_stage(folder, name, st)
+    meta["hardware"] = {**(meta.get("hardware") or {}), **hw}
+    text = yaml.safe_dump(meta, sort_keys=False, width=100)
+    tmp = where.with_name(f".profile.yaml.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, where)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return list(hw)
