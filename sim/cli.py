@@ -3,6 +3,7 @@
   aecnn-sim run SCENARIO [--out DIR]             one point (the scenario as written), all its seeds
   aecnn-sim sweep SCENARIO [--workers N]         the sweep grid x seeds, in parallel, resumable
   aecnn-sim plot RESULTS                         figures (PNG and SVG) under RESULTS/figures
+  aecnn-sim export RESULTS [--csv FILE]          the records (Parquet dataset RESULTS/records) as one CSV
 
 Bad input (YAML, keys, values, profile, traces, results folder) ends with one line naming file,
 key and value, and exit status 2, before any simulation starts. Ctrl-C exits 130 and SIGTERM 143;
@@ -32,6 +33,10 @@ def setup_args() -> argparse.ArgumentParser:
                        help="run even where the estimate of memory or events exceeds this machine")
     pl = sub.add_parser("plot", help="draw figures from a results folder", description="draw figures")
     pl.add_argument("results", type=Path, help="results folder written by run or sweep")
+    ex = sub.add_parser("export", help="write a results folder's records as one CSV",
+                        description="write the records dataset (RESULTS/records, Parquet) as one CSV file")
+    ex.add_argument("results", type=Path, help="results folder written by run or sweep")
+    ex.add_argument("--csv", type=Path, default=None, help="file to write (default RESULTS/records.csv)")
     return p
 
 
@@ -65,6 +70,14 @@ def _stopped(e: BaseException) -> int:
 def _main(args: argparse.Namespace) -> int:
     from sim import plot
 
+    if args.command == "export":
+        from sim.results import export_csv
+
+        if not (args.results / "records" / "_partitions.json").is_file():
+            raise ConfigError(args.results / "records", "(results folder)", str(args.results),
+                              "holds no records dataset; run 'aecnn-sim run' or 'sweep' first")
+        print(f"records written to {export_csv(args.results, args.csv)}")
+        return 0
     if args.command == "plot":
         figs = plot.plot_results(args.results)
         print(f"{len(figs)} figures in {args.results / 'figures'}")

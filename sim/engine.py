@@ -16,14 +16,9 @@ from sim.channel import Link, RateModel, make_snr_process, packets, rng_for
 from sim.nodes import Cpu, EdgeServer, FifoUplink, RoundRobinUplink
 from sim.preflight import check_schemes
 from sim.profile import Profile, SchemeSpec
+from sim.records import RECORD_FIELDS  # noqa: F401  (re-exported: the record layout)
 from sim.scenario import Arrival, Scenario
 from sim.tables import read_arrival_trace
-
-RECORD_FIELDS = (
-    "device", "task", "arrival_ms", "image", "label", "bytes", "air_bytes", "device_wait_ms",
-    "device_ms", "uplink_wait_ms", "uplink_ms", "edge_wait_ms", "edge_ms", "batch", "downlink_ms",
-    "propagation_ms", "completion_ms", "latency_ms", "deadline_ms", "status", "met", "correct",
-)
 
 
 def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, seed: int, device: int) -> np.ndarray:
@@ -53,7 +48,7 @@ def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, see
 class Result:
     """What one simulation returns: task records and time-weighted resource use."""
 
-    records: list[tuple]
+    records: list[tuple]  # or a records.ParquetSink, which keeps only its Tally in memory
     horizon_s: float
     busy_s: dict[str, float]
     capacity: dict[str, int]
@@ -66,7 +61,8 @@ class Result:
 class Simulation:
     """Builds the nodes of a scenario for one scheme and one seed, and runs its tasks."""
 
-    def __init__(self, sc: Scenario, profile: Profile, scheme: str, seed: int, lindley: bool | None = None) -> None:
+    def __init__(self, sc: Scenario, profile: Profile, scheme: str, seed: int, lindley: bool | None = None,
+                 sink: list | None = None) -> None:
         check_schemes(sc, profile, (scheme,))
         self.sc, self.profile, self.seed = sc, profile, seed
         self.spec: SchemeSpec = profile.schemes[scheme]
@@ -85,7 +81,7 @@ class Simulation:
         self.device_s = profile.stage_time_ms(self.spec.device_stages, self.dev_hw, 1) / 1e3 / sc.devices.speed
         self.downlink_s = ch.downlink.result_bytes * 8 / ch.downlink.rate_bps
         self.prop_s = ch.propagation_ms / 1e3
-        self.records: list[tuple] = []
+        self.records = [] if sink is None else sink
         self.last_activity = 0.0
 
     def _edge_seconds(self, batch: int) -> float:
@@ -164,6 +160,11 @@ class Simulation:
         ))
 
 
-def simulate(sc: Scenario, profile: Profile, scheme: str, seed: int, lindley: bool | None = None) -> Result:
-    """Run one scheme of a scenario with one seed (``lindley`` forces the queue method; tests)."""
-    return Simulation(sc, profile, scheme, seed, lindley).run()
+def simulate(sc: Scenario, profile: Profile, scheme: str, seed: int, lindley: bool | None = None,
+             sink: list | None = None) -> Result:
+    """Run one scheme of a scenario with one seed.
+
+    Records go to a list in memory, or to ``sink`` (a ``records.ParquetSink`` streams them to
+    disk); ``lindley`` forces the queue method (tests).
+    """
+    return Simulation(sc, profile, scheme, seed, lindley, sink).run()

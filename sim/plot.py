@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from sim.errors import ConfigError
-from sim.results import STAGE_COLUMNS
+from sim.results import STAGE_COLUMNS, read_records
 
 STAGE_LABELS = {"device_wait_ms": "device wait", "device_ms": "device compute", "uplink_wait_ms": "uplink wait",
                 "uplink_ms": "uplink transfer", "edge_wait_ms": "edge wait", "edge_ms": "edge compute",
@@ -30,9 +31,8 @@ def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]
         raise ConfigError(folder, "(results folder)", str(folder),
                           "is not a folder; run 'aecnn-sim run' or 'sweep' first")
     need = {"summary.csv": ("scheme", "seed", "tasks", "hit_rate", "acc_within_deadline"),
-            "summary_ci.csv": ("scheme", "seeds", "hit_rate", "hit_rate_ci95"),
-            "records.csv": ("scheme", "status", "latency_ms", "correct")}
-    for n in ("scenario.resolved.yaml", *need):
+            "summary_ci.csv": ("scheme", "seeds", "hit_rate", "hit_rate_ci95")}
+    for n in ("scenario.resolved.yaml", *need, "records/_partitions.json"):
         if not (folder / n).is_file():
             raise ConfigError(folder / n, "(results folder)", str(folder),
                               "missing; run 'aecnn-sim run' or 'sweep' first")
@@ -54,10 +54,19 @@ def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise ConfigError(folder / n, missing[0], None, "column missing; rerun the scenario to rebuild it")
-        if n != "records.csv" and df.empty:
+        if df.empty:
             raise ConfigError(folder / n, "(file)", None, "has no rows; rerun the scenario to rebuild it")
         frames.append(df)
-    return (sc, *frames)
+    keys = list((sc.get("sweep") or {}).get("grid") or {})
+    try:  # only the columns the figures draw
+        rec = read_records(folder, keys + ["scheme", "status", "latency_ms", "correct", *STAGE_COLUMNS])
+    except (OSError, ValueError, pa.ArrowException) as e:
+        raise ConfigError(folder / "records", "(records dataset)", str(e).splitlines()[0] if str(e) else None,
+                          "is damaged; rerun the scenario to rebuild it") from None
+    missing = [c for c in ("scheme", "status", "latency_ms", "correct") if c not in rec.columns]
+    if missing:
+        raise ConfigError(folder / "records", missing[0], None, "column missing; rerun the scenario to rebuild it")
+    return (sc, *frames, rec)
 
 
 def _save(fig, folder: Path, name: str) -> list[Path]:

@@ -5,16 +5,18 @@ ones (utilisation) come from the simulation's busy times and are kept apart.
 """
 from __future__ import annotations
 
+import json
 import math
+import os
+import shutil
+import urllib.parse
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from sim.engine import RECORD_FIELDS, Result
-
-STAGE_COLUMNS = ("device_wait_ms", "device_ms", "uplink_wait_ms", "uplink_ms", "edge_wait_ms",
-                 "edge_ms", "downlink_ms", "propagation_ms")
-STATUSES = ("done", "dropped", "lost", "outage")  # every value a record's status can take (docs/results.md)
+from sim.engine import Result
+from sim.records import RECORD_FIELDS, STAGE_COLUMNS, STATUSES, Tally  # noqa: F401
 
 # two-sided 95% Student t quantiles for 1..30 degrees of freedom
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
@@ -26,32 +28,13 @@ def records_frame(result: Result) -> pd.DataFrame:
     return pd.DataFrame.from_records(result.records, columns=list(RECORD_FIELDS))
 
 
-def summarize(rec: pd.DataFrame, result: Result) -> dict:
-    """One summary row of a (point, scheme, seed) run."""
-    n = len(rec)
-    done = rec[rec["status"] == "done"]
-    lat = done["latency_ms"].to_numpy()
-
-    def pct(q: float) -> float:
-        return float(np.percentile(lat, q)) if len(lat) else math.nan
-
-    row = {
-        "tasks": n,
-        "hit_rate": float(rec["met"].mean()) if n else math.nan,
-        "acc_within_deadline": float((rec["met"] & rec["correct"]).mean()) if n else math.nan,
-        "accuracy": float(done["correct"].mean()) if len(done) else math.nan,
-        "completed_rate": len(done) / n if n else math.nan,
-        "mean_latency_ms": float(lat.mean()) if len(lat) else math.nan,
-        "p50_latency_ms": pct(50), "p95_latency_ms": pct(95), "p99_latency_ms": pct(99),
-        "bytes_sent": int(rec["air_bytes"].sum()),
-        "mean_payload_bytes": float(rec["bytes"].mean()) if n else math.nan,
-        "mean_batch": float(done["batch"].mean()) if len(done) else math.nan,
-    }
-    counts = rec["status"].value_counts()
-    for st in STATUSES:
-        row[f"status_{st}"] = int(counts.get(st, 0))
-    for c in STAGE_COLUMNS:
-        row[f"mean_{c}"] = float(done[c].mean()) if len(done) else math.nan
+def summarize(rec, result: Result) -> dict:
+    """One summary row of a (point, scheme, seed) run: per-task figures from its records (a
+    DataFrame, or the Tally a ParquetSink kept), time-weighted ones from the simulation."""
+    tally = rec if isinstance(rec, Tally) else Tally()
+    if not isinstance(rec, Tally):
+        tally.add(rec)
+    row = tally.row()
     for k, v in result.utilization().items():
         row[f"utilization_{k}"] = v
     row["horizon_s"] = result.horizon_s
@@ -82,3 +65,80 @@ def with_ci(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def t95(dof: int) -> float:
     """Two-sided 95% quantile of Student's t with ``dof`` degrees of freedom (normal beyond 30)."""
     return _T95[dof - 1] if dof <= 30 else 1.959964 + 2.5 / dof  # within 0.1% of the exact quantile past 30
+
+
+def _partition_type(values: list) -> pa.DataType:
+    if all(isinstance(v, bool) for v in values):
+        return pa.bool_()
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return pa.int64()
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return pa.float64()
+    return pa.string()
+
+
+def _segment(v: object) -> str:
+    return urllib.parse.quote(str(v) if not isinstance(v, float) else repr(v), safe="")
+
+
+def link_records(out: Path, points: list[tuple[dict, str]], keys: list[str]) -> None:
+    """Rebuild ``out/records`` as hive partitions of hard links to the store's records files."""
+    from sim import store
+
+    final, tmp = out / "records", out / f".records.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for values, pid in points:
+        folder = tmp.joinpath(*(f"{k}={_segment(values[k])}" for k in keys))
+        folder.mkdir(parents=True, exist_ok=True)
+        src, dst = out / "points" / f"{pid}{store.RECORDS}", folder / f"{pid}.parquet"
+        try:
+            os.link(src, dst)
+        except OSError:  # a file system without hard links: copy
+            shutil.copyfile(src, dst)
+    schema = {k: [v[k] for v, _ in points] for k in keys}
+    (tmp / "_partitions.json").write_text(json.dumps({k: str(_partition_type(v)) for k, v in schema.items()}))
+    old = out / f".records.old.{os.getpid()}"
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+_TYPES = {"bool": pa.bool_(), "int64": pa.int64(), "double": pa.float64(), "string": pa.string()}
+
+
+def read_records(out: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """The records of a results folder (only ``columns`` if given), swept keys as columns."""
+    import pyarrow.dataset as ds
+
+    folder = Path(out) / "records"
+    parts = json.loads((folder / "_partitions.json").read_text())
+    part = ds.partitioning(pa.schema([(k, _TYPES[t]) for k, t in parts.items()]), flavor="hive") if parts else None
+    dataset = ds.dataset(folder, format="parquet", partitioning=part, exclude_invalid_files=False,
+                         ignore_prefixes=[".", "_"])
+    cols = None if columns is None else [c for c in columns if c in dataset.schema.names]
+    return dataset.to_table(columns=cols).to_pandas()
+
+
+def export_csv(out: str | Path, path: str | Path | None = None) -> Path:
+    """Write the records dataset as one CSV (batch by batch), by default ``out/records.csv``."""
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    out = Path(out)
+    path = Path(path) if path else out / "records.csv"
+    folder = out / "records"
+    parts = json.loads((folder / "_partitions.json").read_text())
+    part = ds.partitioning(pa.schema([(k, _TYPES[t]) for k, t in parts.items()]), flavor="hive") if parts else None
+    dataset = ds.dataset(folder, format="parquet", partitioning=part, ignore_prefixes=[".", "_"])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    names = list(parts) + [n for n in dataset.schema.names if n not in parts]
+    try:
+        with pacsv.CSVWriter(tmp, dataset.schema.select(names) if hasattr(dataset.schema, "select")
+                             else pa.schema([dataset.schema.field(n) for n in names])) as w:
+            for batch in dataset.to_batches(columns=names):
+                w.write_batch(batch)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

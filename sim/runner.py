@@ -3,7 +3,7 @@
 Everything every point needs is checked first (``sim.preflight``). Each (point, seed) not yet in
 the results folder's store (``sim.store``) is then simulated, every scheme in turn, and written
 atomically with checksums. When all are done, ``summary.csv``, ``summary_ci.csv`` and
-``records.csv`` are assembled from them. Ctrl-C or SIGTERM cancels what is pending, stops the
+the records dataset ``records/`` are assembled from them. Ctrl-C or SIGTERM cancels what is pending, stops the
 workers at once and keeps every finished point (:class:`Interrupted`).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim import preflight, results, schema, store
+from sim import preflight, records, results, schema, store
 from sim.engine import simulate
 from sim.errors import ConfigError
 from sim.profile import load_profile
@@ -77,15 +77,24 @@ def run_point(job: Job, out: Path) -> str:
             return job.pid  # finished meanwhile by another sweep on this folder
         store.remove_temporaries(out, job.pid)
         sc, profile = job.scenario, load_profile(job.scenario.profile)
-        rows, recs = [], []
-        for scheme in sc.schemes:
-            res = simulate(sc, profile, scheme, job.seed)
-            rec = results.records_frame(res)
-            rows.append({"scheme": scheme, "seed": job.seed, **results.summarize(rec, res)})
-            rec.insert(0, "seed", job.seed)
-            rec.insert(0, "scheme", scheme)
-            recs.append(rec)
-        store.save_point(out, job.pid, job.values, rows, pd.concat(recs).to_csv(index=False))
+        tmp, rows = store.records_temporary(out, job.pid), []
+        try:
+            writer = records.open_writer(tmp)
+            try:
+                for scheme in sc.schemes:  # records stream to disk; only each scheme's Tally stays
+                    sink = records.ParquetSink(writer, scheme, job.seed)
+                    res = simulate(sc, profile, scheme, job.seed, sink=sink)
+                    sink.flush()
+                    rows.append({"scheme": scheme, "seed": job.seed, **results.summarize(sink.tally, res)})
+            finally:
+                writer.close()
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise ConfigError("(command line)", "--out", str(tmp), f"cannot be written: {e.strerror or e}") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        store.save_point(out, job.pid, job.values, rows, tmp)
     return job.pid
 
 
@@ -193,22 +202,23 @@ def run_all(sc: Scenario, out: Path, workers: int = 1, sweep: bool = True, progr
 
 
 def assemble(out: Path, jobs: list[Job], keys: list[str]) -> pd.DataFrame:
-    """Build summary.csv, summary_ci.csv and records.csv from the finished points of ``jobs``."""
-    rows, recs = [], []
+    """Build summary.csv and summary_ci.csv, and link the records of ``jobs`` as one dataset.
+
+    ``records/`` is a hive-partitioned Parquet dataset (one folder level per swept key, one file
+    per point and seed) whose files are hard links to the store's: no second copy on disk.
+    ``results.read_records`` reads it; ``aecnn-sim export`` writes it as CSV.
+    """
+    rows = []
     for job in jobs:
         doc = store.load_point(out, job.pid, warn=True)
         if doc is None:
             raise ConfigError(out / "points" / f"{job.pid}.json", "(results folder)", job.pid,
                               "was damaged while the sweep ran; rerun to recompute it")
         rows += [{**job.values, **r} for r in doc["rows"]]
-        rec = pd.read_csv(out / "points" / f"{job.pid}{store.RECORDS}")
-        for i, (k, v) in enumerate(job.values.items()):
-            rec.insert(i, k, v if not isinstance(v, (list, dict)) else str(v))
-        recs.append(rec)
     summary = pd.DataFrame(rows)
     with store.claim(out, "assemble"):
         store.write_atomic(out / "summary.csv", summary.to_csv(index=False))
         store.write_atomic(out / "summary_ci.csv",
                            results.with_ci(summary, keys + ["scheme"]).to_csv(index=False))
-        store.write_atomic(out / "records.csv", pd.concat(recs).to_csv(index=False))
+        results.link_records(out, [(job.values, job.pid) for job in jobs], keys)
     return summary

@@ -6,7 +6,7 @@ by their paths or by the rest of the scenario. Adding seeds or grid values exten
 sweep; another spelling of a path, or a run from another directory, resumes it; a different
 scenario's points have other ids and are never read.
 
-Layout of ``<out>/points``: ``<id>.records.csv`` (the task records) and ``<id>.json`` (the summary
+Layout of ``<out>/points``: ``<id>.records.parquet`` (the task records) and ``<id>.json`` (the summary
 rows, the records file's sha256, and a sha256 of the JSON itself), written in that order, each
 atomically. A point whose files are missing, truncated or do not match their checksums is
 reported in one line and recomputed. ``<out>/.locks/<id>.lock`` is the claim on a point while it
@@ -30,7 +30,7 @@ from sim import schema
 from sim.errors import ConfigError
 from sim.scenario import PATH_KEYS, Scenario
 
-RECORDS = ".records.csv"
+RECORDS = ".records.parquet"
 
 
 def write_atomic(path: Path, data: str | bytes, what: str = "--out") -> None:
@@ -109,14 +109,23 @@ def point_id(sc: Scenario, seed: int) -> str:
     return f"seed{seed}-{h}"
 
 
-def save_point(out: Path, pid: str, values: dict, rows: list[dict], records_csv: str) -> None:
-    """Write a point's records, then its summary with both checksums (the JSON last: it marks done).
+def records_temporary(out: Path, pid: str) -> Path:
+    """Where a point's records are written before :func:`save_point` moves them into place."""
+    return out / "points" / f".{pid}{RECORDS}.{os.getpid()}.tmp"
 
-    ``values`` (the grid values it was first reached by) are there for people reading the folder.
-    """
-    data = records_csv.encode()
-    write_atomic(out / "points" / f"{pid}{RECORDS}", data)
-    body = {"id": pid, "values": values, "rows": rows, "records_sha256": hashlib.sha256(data).hexdigest()}
+
+def save_point(out: Path, pid: str, values: dict, rows: list[dict], records_tmp: Path) -> None:
+    """Move a point's records into place, then write its summary with both checksums (the JSON
+    last: it marks the point done). ``values`` (the grid values it was first reached by) are there
+    for people reading the folder."""
+    final = out / "points" / f"{pid}{RECORDS}"
+    try:
+        os.replace(records_tmp, final)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            records_tmp.unlink()
+        raise ConfigError("(command line)", "--out", str(final), f"cannot be written: {e.strerror or e}") from None
+    body = {"id": pid, "values": values, "rows": rows, "records_sha256": file_hash(final)}
     text = json.dumps(body, sort_keys=True, default=float)
     doc = {**body, "sha256": hashlib.sha256(text.encode()).hexdigest()}
     write_atomic(out / "points" / f"{pid}.json", json.dumps(doc, sort_keys=True, default=float))

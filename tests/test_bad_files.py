@@ -255,7 +255,8 @@ PLOT_CASES = [
     ("missing", None),
     ("empty folder", {}),
     ("truncated summary", {"summary.csv": "scheme,seed,tas"}),
-    ("corrupt records", {"records.csv": "\x00\x01garbage"}),
+    ("corrupt records index", {"records/_partitions.json": "{not json"}),
+    ("truncated records", {"records/*.parquet": "PAR1\x00\x01garbage"}),
     ("corrupt yaml", {"scenario.resolved.yaml": "tasks: [1, 2\n"}),
 ]
 
@@ -272,7 +273,9 @@ def test_plot_on_bad_results_folder(base, capsys, name, damage):
                 if p.is_file():
                     p.unlink()
         for fname, text in damage.items():
-            (out / fname).write_text(text)
+            for p in (out.glob(fname) if "*" in fname else [out / fname]):
+                p.unlink()  # a new file: the store's hard-linked copy stays whole
+                p.write_text(text)
     code = main(["plot", str(out)])
     err = capsys.readouterr().err.strip()
     _assert_one_line(code, err, "out")

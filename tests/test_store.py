@@ -84,7 +84,7 @@ def test_damaged_point_is_reported_and_recomputed(tmp_path, capsys, damage):
     elif damage == "flip-json":
         victim.write_text(victim.read_text().replace('"tasks": 40', '"tasks": 41'))
     elif damage == "truncate-records":
-        rec.write_text(rec.read_text()[:100])
+        rec.write_bytes(rec.read_bytes()[:100])
     else:
         rec.unlink()
     capsys.readouterr()

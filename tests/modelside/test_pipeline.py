@@ -75,7 +75,9 @@ def test_profile_is_real_and_simulator_loads_it(tiny_profile, tmp_path):
         "tasks": {"arrival": {"process": "poisson", "rate_per_s": 2}, "count": 40, "deadline_ms": 500},
         "channel": {"bandwidth_hz": 1e5, "snr_db": 0}}))
     assert sim_main(["run", str(sc), "--out", str(tmp_path / "res"), "--no-plot"]) == 0
-    res = pd.read_csv(tmp_path / "res" / "records.csv")
+    from sim.results import read_records
+
+    res = read_records(tmp_path / "res")
     row = res[res["scheme"] == aecnn[0]]
     merged = row.merge(samples, left_on="image", right_on="index")
     np.testing.assert_array_equal(merged["bytes"], merged[f"{aecnn[0]}_bytes"])  # each task carries its image's bytes
