@@ -148,13 +148,36 @@ class RateModel:
         i = int(np.searchsorted(NR_CQI1_SNR_DB, snr_db, side="right"))
         return 0.0 if i == 0 else NR_CQI1_EFFICIENCY[i - 1] * self.bw
 
-    def attempts(self, n_packets: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
-        """Transmissions each packet needs (HARQ) and whether all got through within max_harq."""
+    def attempts(self, n_packets: int, seed: int, device: int, task: int) -> tuple[list[int], bool]:
+        """Transmissions each packet of a task needs (HARQ), and whether all got through within max_harq.
+
+        Each packet fails independently with probability ``bler``: packet j of task ``task`` of
+        ``device`` needs 1 + floor(ln u / ln bler) transmissions, u = :func:`uniform` of (seed,
+        device, task, j), so every scheme meets the same draws for the same packet (common random
+        numbers) without a random generator per task.
+        """
         if self.cfg.model != "cqi" or self.cfg.bler == 0 or n_packets == 0:
-            return np.ones(n_packets, dtype=np.int64), True
-        tries = rng.geometric(1 - self.cfg.bler, size=n_packets)
-        limit = self.cfg.max_harq + 1
-        return np.minimum(tries, limit), bool(np.all(tries <= limit))
+            return [1] * n_packets, True
+        limit, log_bler = self.cfg.max_harq + 1, math.log(self.cfg.bler)
+        base = _mix(_mix(_mix(seed ^ 0x4841_5251) ^ device) ^ task)  # "HARQ" stream
+        tries = [1 + int(math.log(uniform(base, j)) / log_bler) for j in range(n_packets)]
+        return [min(t, limit) for t in tries], all(t <= limit for t in tries)
+
+
+_MASK = (1 << 64) - 1
+
+
+def _mix(z: int) -> int:
+    """splitmix64's finaliser: a bijection of 64-bit integers whose outputs pass as independent."""
+    z = (z + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def uniform(key: int, j: int) -> float:
+    """A uniform number in (0, 1] for counter ``j`` of stream ``key`` (53 random bits)."""
+    return ((_mix(key ^ j) >> 11) + 1) * 2.0**-53
 
 
 class Link:

@@ -124,10 +124,8 @@ class Simulation:
             if spec.kind != "local":
                 per = ch.mtu_bytes - ch.header_bytes
                 sizes = [min(per, nbytes - i * per) + ch.header_bytes for i in range(n_pk)]
-                tries, ok = self.link.rate.attempts(n_pk, rng_for(self.seed, 4, device, k)) \
-                    if self.sc.channel.rate.model == "cqi" else (None, True)
-                bits = [8.0 * s for s in sizes] if tries is None else \
-                    [8.0 * s for s, n in zip(sizes, tries) for _ in range(int(n))]
+                tries, ok = self.link.rate.attempts(n_pk, self.seed, device, k)
+                bits = [8.0 * s for s, n in zip(sizes, tries) for _ in range(n)]
                 sent = yield from self.uplink.transmit(device, bits, times)
                 if not sent:
                     status = "outage"

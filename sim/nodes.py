@@ -6,6 +6,7 @@ per-task records.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Callable
@@ -97,19 +98,25 @@ class _Flow:
     packets: deque
     done: simpy.Event
     times: dict
+    device: int = 0
     first: float | None = None
     cancelled: bool = False
     ok: bool = True
 
 
 class RoundRobinUplink:
-    """The shared uplink, one packet per device in turn (a packet-level round robin)."""
+    """The shared uplink, one packet per device in turn (a packet-level round robin).
+
+    Only devices with a flow waiting take part: a ring of active devices in order of device index,
+    so each packet costs O(1) however many devices are idle.
+    """
 
     def __init__(self, env: simpy.Environment, link: Link, devices: int) -> None:
         self.env, self.link, self.busy_s = env, link, 0.0
         self.queues: list[deque[_Flow]] = [deque() for _ in range(devices)]
+        self.active: list[int] = []  # devices with flows, ascending
         self.wakeup = env.event()
-        self.turn = 0
+        self.turn = 0  # the device whose turn comes next
         env.process(self._serve())
 
     def transmit(self, device: int, packet_bits: list[float], times: dict):
@@ -118,10 +125,13 @@ class RoundRobinUplink:
         Writes wait, work and ``uplink_bits`` (the bits of every packet that went on the air; a
         packet under way when its task is dropped is sent whole) into ``times``.
         """
-        flow = _Flow(deque(packet_bits), self.env.event(), times)
+        flow = _Flow(deque(packet_bits), self.env.event(), times, device)
         times["uplink_bits"] = 0.0
         t0 = self.env.now
-        self.queues[device].append(flow)
+        q = self.queues[device]
+        if not q:
+            bisect.insort(self.active, device)
+        q.append(flow)
         if not self.wakeup.triggered:
             self.wakeup.succeed()
         try:
@@ -134,14 +144,17 @@ class RoundRobinUplink:
         return flow.ok
 
     def _next(self) -> _Flow | None:
-        n = len(self.queues)
-        for i in range(n):
-            q = self.queues[(self.turn + i) % n]
+        """The head flow of the first active device at or after ``turn`` (cyclically)."""
+        while self.active:
+            i = bisect.bisect_left(self.active, self.turn)
+            device = self.active[i % len(self.active)]
+            q = self.queues[device]
             while q and q[0].cancelled:
                 q.popleft()
             if q:
-                self.turn = (self.turn + i + 1) % n
+                self.turn = device + 1
                 return q[0]
+            self.active.remove(device)  # dropped flows only: the device is idle
         return None
 
     def _serve(self):
@@ -164,9 +177,10 @@ class RoundRobinUplink:
             yield self.env.timeout(dt)
             self.busy_s += dt
             if not flow.packets and not flow.cancelled:
-                for q in self.queues:
-                    if q and q[0] is flow:
-                        q.popleft()
+                q = self.queues[flow.device]  # the flow is its device's head: served heads only
+                q.popleft()
+                if not q:
+                    self.active.remove(flow.device)
                 flow.done.succeed()
 
 

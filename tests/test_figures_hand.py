@@ -103,8 +103,15 @@ def test_harq_loss_and_air_bytes_against_probability(tmp_path):
     assert r["air_bytes"].mean() == pytest.approx(1.5 * 2080, rel=0.02)
     assert set(r["status"]) == {"done", "lost"}
     bler0 = Rate(model="cqi", bler=0.0)
-    tries, ok = RateModel(bler0, 1e6).attempts(5, np.random.default_rng(0))
+    tries, ok = RateModel(bler0, 1e6).attempts(5, 0, 0, 0)
     assert ok and list(tries) == [1] * 5
+    # tries per packet: P(tries > t) = bler^t, cut at max_harq + 1 = 3
+    many = [RateModel(Rate(model="cqi", bler=0.4, max_harq=2), 1e6).attempts(50, 7, d, k)[0]
+            for d in range(20) for k in range(100)]
+    t = np.array(many).ravel()
+    assert set(t) == {1, 2, 3}
+    for k, p in ((1, 0.6), (2, 0.4 * 0.6), (3, 0.4**2)):
+        assert (t == k).mean() == pytest.approx(p, abs=0.01)
 
 
 @pytest.mark.parametrize("k,second_moment", [(None, 2.0), (3.0, (2 + 4 * 3 + 9) / 16), (0.0, 2.0)])
