@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -48,32 +49,52 @@ class StaticSnr(SnrProcess):
 
 
 class BlockFading(SnrProcess):
-    """Rayleigh (k_factor=None) or Rician block fading: a new |h|^2 every coherence time."""
+    """Rayleigh (k_factor=None) or Rician block fading: a new |h|^2 every coherence time.
 
-    def __init__(self, mean_snr_db: float, coherence_s: float, rng: np.random.Generator,
+    Blocks come in chunks of ``CHUNK``; chunk c is drawn from its own random stream, keyed by
+    ``key`` (seed and stream ids) and c, so any chunk is drawn only when a time inside it is
+    queried, the same whatever the order of queries, and only the ``KEEP`` most recently used
+    chunks are held: memory does not grow with simulated time.
+    """
+
+    CHUNK = 1024
+    KEEP = 8
+
+    def __init__(self, mean_snr_db: float, coherence_s: float, key: tuple[int, ...],
                  k_factor: float | None = None) -> None:
-        self.mean_lin, self.tc, self.rng, self.k = 10 ** (mean_snr_db / 10), coherence_s, rng, k_factor
-        self.chunks: list[np.ndarray] = []
-        self.snr_db: list[np.ndarray] = []
+        self.mean_lin, self.tc, self.key, self.k = 10 ** (mean_snr_db / 10), coherence_s, tuple(key), k_factor
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
 
-    CHUNK = 1024  # blocks drawn at a time; fixed, so the draws never depend on the query pattern
-
-    def _chunk(self) -> np.ndarray:
-        re, im = self.rng.standard_normal((2, self.CHUNK)) * math.sqrt(0.5)
+    def chunk_db(self, c: int) -> np.ndarray:
+        """SNR in dB of blocks c * CHUNK ... (c + 1) * CHUNK - 1."""
+        got = self._cache.get(c)
+        if got is not None:
+            self._cache.move_to_end(c)
+            return got
+        rng = np.random.default_rng(np.random.SeedSequence([*self.key, c]))
+        re, im = rng.standard_normal((2, self.CHUNK)) * math.sqrt(0.5)
         if self.k is None:
-            return (re**2 + im**2) * self.mean_lin
-        los, s = math.sqrt(self.k / (self.k + 1)), math.sqrt(1 / (self.k + 1))
-        return ((los + s * re) ** 2 + (s * im) ** 2) * self.mean_lin
+            lin = (re**2 + im**2) * self.mean_lin
+        else:
+            los, s = math.sqrt(self.k / (self.k + 1)), math.sqrt(1 / (self.k + 1))
+            lin = ((los + s * re) ** 2 + (s * im) ** 2) * self.mean_lin
+        got = 10 * np.log10(np.maximum(lin, 1e-30))
+        self._cache[c] = got
+        if len(self._cache) > self.KEEP:
+            self._cache.popitem(last=False)
+        return got
 
-    def segment(self, t: float) -> tuple[float, float]:
+    def block(self, t: float) -> int:
+        """Index of the block holding time ``t``: block i spans [i tc, (i + 1) tc)."""
         i = int(t // self.tc)
         while (i + 1) * self.tc <= t:  # floating point: 0.03 // 0.01 == 2
             i += 1
+        return i
+
+    def segment(self, t: float) -> tuple[float, float]:
+        i = self.block(t)
         c, j = divmod(i, self.CHUNK)
-        while c >= len(self.chunks):
-            self.chunks.append(self._chunk())
-            self.snr_db.append(10 * np.log10(np.maximum(self.chunks[-1], 1e-30)))
-        return float(self.snr_db[c][j]), (i + 1) * self.tc
+        return float(self.chunk_db(c)[j]), (i + 1) * self.tc
 
 
 class GilbertElliott(SnrProcess):
@@ -130,7 +151,7 @@ def make_snr_process(ch: Channel, seed: int) -> SnrProcess:
     if f.model == "none":
         return StaticSnr(ch.snr_db)
     if f.model in ("rayleigh", "rician"):
-        return BlockFading(ch.snr_db, f.coherence_ms / 1e3, rng, f.k_factor if f.model == "rician" else None)
+        return BlockFading(ch.snr_db, f.coherence_ms / 1e3, (seed, 1), f.k_factor if f.model == "rician" else None)
     if f.model == "gilbert-elliott":
         return GilbertElliott(ch.snr_db, f.bad_offset_db, f.good_mean_ms / 1e3, f.bad_mean_ms / 1e3, rng)
     return TraceSnr(f.trace)
@@ -141,6 +162,13 @@ class RateModel:
 
     def __init__(self, rate: Rate, bandwidth_hz: float) -> None:
         self.cfg, self.bw = rate, bandwidth_hz
+
+    def rates_bps(self, snr_db: np.ndarray) -> np.ndarray:
+        """:meth:`rate_bps` of an array of SNRs."""
+        if self.cfg.model == "shannon":
+            return self.cfg.efficiency * self.bw * np.log2(1 + 10 ** (snr_db / 10))
+        eff = np.concatenate([[0.0], NR_CQI1_EFFICIENCY])
+        return eff[np.searchsorted(NR_CQI1_SNR_DB, snr_db, side="right")] * self.bw
 
     def rate_bps(self, snr_db: float) -> float:
         if self.cfg.model == "shannon":
@@ -185,6 +213,7 @@ class Link:
 
     def __init__(self, snr: SnrProcess, rate: RateModel, max_segments: int = 10_000_000) -> None:
         self.snr, self.rate, self.max_segments = snr, rate, max_segments
+        self._rates: dict[int, np.ndarray] = {}
 
     def bits_between(self, t0: float, t1: float) -> float:
         """Bits the rate carries from ``t0`` to ``t1`` (what a transfer sent before it was cut)."""
@@ -196,8 +225,40 @@ class Link:
             t = stop
         return total
 
+    def _block_rates(self, c: int) -> np.ndarray:
+        """Rate in bit/s of each block of chunk ``c`` of a block-fading SNR (cached with the chunk)."""
+        got = self._rates.get(c)
+        if got is None:
+            got = self._rates[c] = self.rate.rates_bps(self.snr.chunk_db(c))
+            if len(self._rates) > BlockFading.KEEP:
+                self._rates.pop(next(iter(self._rates)))
+        return got
+
+    def _block_transfer_time(self, t0: float, bits: float) -> float:
+        """:meth:`transfer_time` over block fading: whole chunks of blocks at a time, with numpy."""
+        snr, tc = self.snr, self.snr.tc
+        i = snr.block(t0)
+        c, j = divmod(i, snr.CHUNK)
+        r, end = float(self._block_rates(c)[j]), (i + 1) * tc
+        if r > 0 and bits <= r * (end - t0):
+            return bits / r
+        left, i = bits - r * (end - t0), i + 1
+        for _ in range(self.max_segments // snr.CHUNK + 1):
+            if left <= 0:
+                return i * tc - t0
+            c, j = divmod(i, snr.CHUNK)
+            rates = self._block_rates(c)[j:]
+            cum = np.cumsum(rates) * tc  # bits sent by the end of each block
+            k = int(np.searchsorted(cum, left))  # the first block by whose end all is sent
+            if k < len(cum):
+                return (i + k) * tc + (left - (cum[k - 1] if k else 0.0)) / float(rates[k]) - t0
+            left, i = left - float(cum[-1]), i + len(cum)
+        return math.inf
+
     def transfer_time(self, t0: float, bits: float) -> float:
         """Seconds to send ``bits`` starting at ``t0``; inf if the rate never allows it."""
+        if isinstance(self.snr, BlockFading):
+            return self._block_transfer_time(t0, float(bits))
         t, left = t0, float(bits)
         for _ in range(self.max_segments):
             if left <= 0:

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 from helpers import write_profile, write_scenario
 
 from sim.channel import BlockFading, GilbertElliott, Link, RateModel, make_snr_process, rng_for
@@ -74,7 +75,7 @@ def test_gilbert_elliott_stationary_share():
 
 
 def test_rayleigh_mean_gain_and_transfer_across_blocks():
-    bf = BlockFading(0.0, 0.01, rng_for(1, 1))
+    bf = BlockFading(0.0, 0.01, (1, 1))
     g = [10 ** (bf.segment(i * 0.01 + 0.005)[0] / 10) for i in range(20000)]
     assert abs(np.mean(g) - 1.0) < 0.03
     link = Link(bf, RateModel(Rate(model="shannon", efficiency=1.0), 1e5))
@@ -127,3 +128,36 @@ def test_lindley_queues_equal_simpy_resources(tmp_path):
         slow = records_frame(simulate(sc, p, scheme, 3, lindley=False))
         pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=1e-12, atol=1e-9)
         assert fast["device_wait_ms"].max() > 0 and (scheme == "local" or fast["uplink_wait_ms"].max() > 0)
+
+
+class _Plain:
+    """A block-fading SNR seen only through segment(): Link integrates it block by block."""
+
+    def __init__(self, bf):
+        self.bf = bf
+
+    def segment(self, t):
+        return self.bf.segment(t)
+
+
+def test_block_fading_is_drawn_lazily_in_any_order_with_bounded_memory():
+    a, b = BlockFading(3.0, 1e-4, (5, 1)), BlockFading(3.0, 1e-4, (5, 1))
+    times = [1e6, 0.0, 12.34567, 1e6 + 0.5, 3e-4]
+    first = [a.segment(t) for t in times]
+    second = [b.segment(t) for t in reversed(times)][::-1]
+    assert first == second  # a block's value does not depend on what was asked before
+    for t in np.linspace(0, 1000, 500):
+        a.segment(float(t))
+    assert len(a._cache) <= BlockFading.KEEP  # memory does not grow with simulated time
+    assert BlockFading(3.0, 1e-4, (6, 1)).segment(0.0) != a.segment(0.0)  # another seed, other draws
+
+
+@pytest.mark.parametrize("model", ["shannon", "cqi"])
+def test_vectorised_block_transfer_matches_block_by_block(model):
+    rate = Rate(model=model, efficiency=0.7) if model == "shannon" else Rate(model="cqi", bler=0.0)
+    bf = BlockFading(0.0, 1e-4, (9, 1))
+    fast, slow = Link(bf, RateModel(rate, 1e6)), Link(_Plain(bf), RateModel(rate, 1e6))
+    rng = np.random.default_rng(0)
+    for t0, bits in zip(rng.uniform(0, 0.3, 200), rng.uniform(1, 2e5, 200)):  # up to ~2000 blocks, across chunks
+        assert fast.transfer_time(t0, bits) == pytest.approx(slow.transfer_time(t0, bits), rel=1e-9, abs=1e-12)
+    assert fast.transfer_time(0.1024, 1.0) == pytest.approx(slow.transfer_time(0.1024, 1.0))  # a chunk boundary

@@ -117,7 +117,7 @@ def test_harq_loss_and_air_bytes_against_probability(tmp_path):
 @pytest.mark.parametrize("k,second_moment", [(None, 2.0), (3.0, (2 + 4 * 3 + 9) / 16), (0.0, 2.0)])
 def test_block_fading_moments(k, second_moment):
     # |h|^2 has mean 1 and E|h|^4 = (2 + 4K + K^2) / (K + 1)^2 (Rayleigh: K = 0, 2)
-    fad = BlockFading(0.0, 1e-3, np.random.default_rng(7), k_factor=k)
+    fad = BlockFading(0.0, 1e-3, (7,), k_factor=k)
     lin = np.array([10 ** (fad.segment(i * 1e-3 + 1e-4)[0] / 10) for i in range(40000)])
     assert lin.mean() == pytest.approx(1.0, abs=0.02)
     assert (lin**2).mean() == pytest.approx(second_moment, rel=0.05)
