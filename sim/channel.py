@@ -51,34 +51,39 @@ class StaticSnr(SnrProcess):
 class BlockFading(SnrProcess):
     """Rayleigh (k_factor=None) or Rician block fading: a new |h|^2 every coherence time.
 
-    Blocks come in chunks of ``CHUNK``; chunk c is drawn from its own random stream, keyed by
-    ``key`` (seed and stream ids) and c, so any chunk is drawn only when a time inside it is
-    queried, the same whatever the order of queries, and only the ``KEEP`` most recently used
-    chunks are held: memory does not grow with simulated time.
+    Blocks come in chunks of ``CHUNK``. Chunk c is drawn by the counter-based Philox generator
+    keyed by ``key`` (seed, stream) with its counter set to c, so any chunk is drawn only when a
+    time inside it is queried, in a few microseconds, the same whatever the order of queries;
+    only the ``KEEP`` most recently used chunks are held, so memory does not grow with simulated
+    time.
     """
 
-    CHUNK = 1024
-    KEEP = 8
+    CHUNK = 256
+    KEEP = 32
 
-    def __init__(self, mean_snr_db: float, coherence_s: float, key: tuple[int, ...],
+    def __init__(self, mean_snr_db: float, coherence_s: float, key: tuple[int, int],
                  k_factor: float | None = None) -> None:
-        self.mean_lin, self.tc, self.key, self.k = 10 ** (mean_snr_db / 10), coherence_s, tuple(key), k_factor
+        self.mean_lin, self.tc, self.k = 10 ** (mean_snr_db / 10), coherence_s, k_factor
+        self.key = np.array([key[0], key[1] if len(key) > 1 else 0], dtype=np.uint64)
+        self._bits = np.random.Philox(key=self.key)
+        self._gen = np.random.Generator(self._bits)
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
 
-    def chunk_db(self, c: int) -> np.ndarray:
-        """SNR in dB of blocks c * CHUNK ... (c + 1) * CHUNK - 1."""
+    def chunk_lin(self, c: int) -> np.ndarray:
+        """Linear SNR of blocks c * CHUNK ... (c + 1) * CHUNK - 1."""
         got = self._cache.get(c)
         if got is not None:
             self._cache.move_to_end(c)
             return got
-        rng = np.random.default_rng(np.random.SeedSequence([*self.key, c]))
-        re, im = rng.standard_normal((2, self.CHUNK)) * math.sqrt(0.5)
+        self._bits.state = {"bit_generator": "Philox", "buffer": np.zeros(4, dtype=np.uint64), "buffer_pos": 4,
+                            "state": {"counter": np.array([0, 0, c, 0], dtype=np.uint64), "key": self.key},
+                            "has_uint32": 0, "uinteger": 0}
+        re, im = self._gen.standard_normal((2, self.CHUNK)) * math.sqrt(0.5)
         if self.k is None:
-            lin = (re**2 + im**2) * self.mean_lin
+            got = (re**2 + im**2) * self.mean_lin
         else:
             los, s = math.sqrt(self.k / (self.k + 1)), math.sqrt(1 / (self.k + 1))
-            lin = ((los + s * re) ** 2 + (s * im) ** 2) * self.mean_lin
-        got = 10 * np.log10(np.maximum(lin, 1e-30))
+            got = ((los + s * re) ** 2 + (s * im) ** 2) * self.mean_lin
         self._cache[c] = got
         if len(self._cache) > self.KEEP:
             self._cache.popitem(last=False)
@@ -94,7 +99,7 @@ class BlockFading(SnrProcess):
     def segment(self, t: float) -> tuple[float, float]:
         i = self.block(t)
         c, j = divmod(i, self.CHUNK)
-        return float(self.chunk_db(c)[j]), (i + 1) * self.tc
+        return 10 * math.log10(max(float(self.chunk_lin(c)[j]), 1e-30)), (i + 1) * self.tc
 
 
 class GilbertElliott(SnrProcess):
@@ -163,12 +168,13 @@ class RateModel:
     def __init__(self, rate: Rate, bandwidth_hz: float) -> None:
         self.cfg, self.bw = rate, bandwidth_hz
 
-    def rates_bps(self, snr_db: np.ndarray) -> np.ndarray:
-        """:meth:`rate_bps` of an array of SNRs."""
+    def rates_of_linear(self, snr_lin: np.ndarray) -> np.ndarray:
+        """:meth:`rate_bps` of an array of linear SNRs."""
         if self.cfg.model == "shannon":
-            return self.cfg.efficiency * self.bw * np.log2(1 + 10 ** (snr_db / 10))
+            return self.cfg.efficiency * self.bw * np.log2(1 + snr_lin)
         eff = np.concatenate([[0.0], NR_CQI1_EFFICIENCY])
-        return eff[np.searchsorted(NR_CQI1_SNR_DB, snr_db, side="right")] * self.bw
+        thresholds = 10 ** (np.asarray(NR_CQI1_SNR_DB) / 10)
+        return eff[np.searchsorted(thresholds, np.maximum(snr_lin, 1e-30), side="right")] * self.bw
 
     def rate_bps(self, snr_db: float) -> float:
         if self.cfg.model == "shannon":
@@ -229,7 +235,7 @@ class Link:
         """Rate in bit/s of each block of chunk ``c`` of a block-fading SNR (cached with the chunk)."""
         got = self._rates.get(c)
         if got is None:
-            got = self._rates[c] = self.rate.rates_bps(self.snr.chunk_db(c))
+            got = self._rates[c] = self.rate.rates_of_linear(self.snr.chunk_lin(c))
             if len(self._rates) > BlockFading.KEEP:
                 self._rates.pop(next(iter(self._rates)))
         return got
@@ -243,6 +249,14 @@ class Link:
         if r > 0 and bits <= r * (end - t0):
             return bits / r
         left, i = bits - r * (end - t0), i + 1
+        for _ in range(4):  # most transfers end within a few blocks: plain arithmetic is faster there
+            if left <= 0:
+                return i * tc - t0
+            c, j = divmod(i, snr.CHUNK)
+            r = float(self._block_rates(c)[j])
+            if r > 0 and left <= r * tc:
+                return i * tc + left / r - t0
+            left, i = left - r * tc, i + 1
         for _ in range(self.max_segments // snr.CHUNK + 1):
             if left <= 0:
                 return i * tc - t0

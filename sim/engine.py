@@ -13,7 +13,7 @@ import numpy as np
 import simpy
 
 from sim.channel import Link, RateModel, make_snr_process, packets, rng_for
-from sim.nodes import Cpu, EdgeServer, FifoUplink, RoundRobinUplink
+from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, RoundRobinUplink
 from sim.preflight import check_schemes
 from sim.profile import Profile, SchemeSpec
 from sim.records import RECORD_FIELDS  # noqa: F401  (re-exported: the record layout)
@@ -77,7 +77,11 @@ class Simulation:
         e = sc.edge
         self.edge_hw, self.dev_hw = e.hardware, sc.devices.hardware
         self._edge_cache: dict[int, float] = {}
-        self.edge = EdgeServer(env, e.gpus, e.batching.max_batch, e.batching.max_wait_ms / 1e3, self._edge_seconds)
+        # without early leavers or batching, the edge queue is Lindley's too: one event per task there
+        self.fast_edge = fast and e.batching.max_batch == 1
+        self.edge = FifoEdge(env, e.gpus, self._edge_seconds) if self.fast_edge else \
+            EdgeServer(env, e.gpus, e.batching.max_batch, e.batching.max_wait_ms / 1e3, self._edge_seconds)
+        self.prop_in_uplink = fast and ch.sharing == "fifo"  # the Lindley uplink adds propagation to its wait
         self.device_s = profile.stage_time_ms(self.spec.device_stages, self.dev_hw, 1) / 1e3 / sc.devices.speed
         self.downlink_s = ch.downlink.result_bytes * 8 / ch.downlink.rate_bps
         self.prop_s = ch.propagation_ms / 1e3
@@ -126,17 +130,23 @@ class Simulation:
                 sizes = [min(per, nbytes - i * per) + ch.header_bytes for i in range(n_pk)]
                 tries, ok = self.link.rate.attempts(n_pk, self.seed, device, k)
                 bits = [8.0 * s for s, n in zip(sizes, tries) for _ in range(n)]
-                sent = yield from self.uplink.transmit(device, bits, times)
+                merged = self.prop_in_uplink and ok
+                sent = yield from (self.uplink.transmit(device, bits, times, self.prop_s) if merged
+                                   else self.uplink.transmit(device, bits, times))
                 if not sent:
                     status = "outage"
                 elif not ok:
                     status = "lost"
                 else:
-                    yield env.timeout(self.prop_s)
-                    prop += self.prop_s
-                    batch = yield from self.edge.infer(times)
-                    yield env.timeout(self.downlink_s + self.prop_s)
-                    down, prop = self.downlink_s, prop + self.prop_s
+                    if not merged:
+                        yield env.timeout(self.prop_s)
+                    if self.fast_edge:
+                        batch, edge_s = self.edge.schedule(times)
+                        yield env.timeout(edge_s + self.downlink_s + self.prop_s)
+                    else:
+                        batch = yield from self.edge.infer(times)
+                        yield env.timeout(self.downlink_s + self.prop_s)
+                    down, prop = self.downlink_s, 2 * self.prop_s
         except simpy.Interrupt:
             status = "dropped"
         air = int(times.get("uplink_bits", 0.0) // 8)  # bytes that went on the air, headers and resends included

@@ -7,6 +7,7 @@ per-task records.
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections import deque
 from collections.abc import Callable
@@ -58,8 +59,12 @@ class FifoUplink:
         self.res = simpy.Resource(env, capacity=1)
         self.lindley, self.free_at = lindley, 0.0
 
-    def transmit(self, device: int, packet_bits: list[float], times: dict):
-        """Send all packets of a payload back to back over the time-varying rate."""
+    def transmit(self, device: int, packet_bits: list[float], times: dict, then_s: float = 0.0):
+        """Send all packets of a payload back to back over the time-varying rate.
+
+        ``then_s`` (Lindley's recursion only) is added to the wait: the caller's next delay
+        (propagation), taken in the same event.
+        """
         t0 = self.env.now
         total = sum(packet_bits)
         times["uplink_bits"] = 0.0
@@ -73,7 +78,7 @@ class FifoUplink:
             self.free_at = start + dt
             self.busy_s += dt
             times["uplink_work"], times["uplink_bits"] = dt, total
-            yield self.env.timeout(self.free_at - t0)
+            yield self.env.timeout(self.free_at - t0 + then_s)
             return True
         with self.res.request() as req:
             yield req
@@ -293,3 +298,26 @@ class EdgeServer:
             job.times["edge_work"] = env.now - start
             if not job.cancelled:
                 job.done.succeed()
+
+
+class FifoEdge:
+    """GPUs serving one FIFO queue one job at a time, by Lindley's recursion (Kiefer-Wolfowitz).
+
+    For runs where no task leaves early and the edge does not batch: a job arriving at t starts
+    at max(t, the earliest time a GPU is free), the same queue as :class:`EdgeServer` with
+    ``max_batch=1``, with no events of its own. :meth:`schedule` is called when the job reaches
+    the edge and returns (batch size, seconds until its result leaves the edge).
+    """
+
+    def __init__(self, env: simpy.Environment, gpus: int, batch_seconds: Callable[[int], float]) -> None:
+        self.env, self.busy_s = env, 0.0
+        self.free_at = [0.0] * gpus  # a heap of the times each GPU is next free
+        self.seconds = batch_seconds(1)
+
+    def schedule(self, times: dict) -> tuple[int, float]:
+        t0 = self.env.now
+        start = max(t0, heapq.heappop(self.free_at))
+        heapq.heappush(self.free_at, start + self.seconds)
+        self.busy_s += self.seconds
+        times["edge_wait"], times["edge_work"] = start - t0, self.seconds
+        return 1, start + self.seconds - t0
