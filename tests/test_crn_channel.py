@@ -118,16 +118,20 @@ def test_drop_frees_resources(tmp_path):
     assert RECORD_FIELDS[-1] == "correct" and isinstance(late, pd.DataFrame)
 
 
-def test_lindley_queues_equal_simpy_resources(tmp_path):
+@pytest.mark.parametrize("gpus,edge_speed", [(1, 1.0), (3, 0.05)])
+def test_lindley_queues_equal_simpy_resources(tmp_path, gpus, edge_speed):
     prof = _profile(tmp_path)
     sc = _scenario(tmp_path, prof, tasks={"arrival": {"process": "poisson", "rate_per_s": 25}, "count": 400,
-                                          "deadline_ms": 80})
+                                          "deadline_ms": 80},
+                   edge={"hardware": "hw", "speed": edge_speed, "gpus": gpus})
     p = load_profile(prof)
     for scheme in sc.schemes:
         fast = records_frame(simulate(sc, p, scheme, 3, lindley=True))
         slow = records_frame(simulate(sc, p, scheme, 3, lindley=False))
         pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=1e-12, atol=1e-9)
         assert fast["device_wait_ms"].max() > 0 and (scheme == "local" or fast["uplink_wait_ms"].max() > 0)
+        if gpus > 1 and scheme != "local":  # a slow edge: jobs queue for its GPUs
+            assert fast["edge_wait_ms"].max() > 0
 
 
 class _Plain:
