@@ -38,7 +38,7 @@ mutation: install-all
 	$(PYTHON) benchmarks/mutation_report.py
 
 install-all:
-	$(PIP) install -q ".[models,dev]"
+	$(PIP) install -q ".[models,cluster,dev]"
 
 data:
 	@if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then \

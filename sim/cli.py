@@ -2,6 +2,7 @@
 
   aecnn-sim run SCENARIO [--out DIR]             one point (the scenario as written), all its seeds
   aecnn-sim sweep SCENARIO [--workers N]         the sweep grid x seeds, in parallel, resumable
+  aecnn-sim sweep SCENARIO --scheduler ADDRESS   the same on an existing Dask cluster
   aecnn-sim plot RESULTS                         figures (PNG and SVG) under RESULTS/figures
   aecnn-sim export RESULTS [--csv FILE]          the records (Parquet dataset RESULTS/records) as one CSV
 
@@ -29,6 +30,9 @@ def setup_args() -> argparse.ArgumentParser:
         c.add_argument("--out", type=Path, default=None, help="results folder (default results/<name>)")
         c.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
         c.add_argument("--no-plot", action="store_true", help="do not draw figures at the end")
+        c.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="send the points to the Dask cluster whose scheduler is at ADDRESS "
+                            "(tcp://host:8786); its workers must see RESULTS at the same path")
         c.add_argument("--force", action="store_true",
                        help="run even where the estimate of memory or events exceeds this machine")
     pl = sub.add_parser("plot", help="draw figures from a results folder", description="draw figures")
@@ -89,7 +93,8 @@ def _main(args: argparse.Namespace) -> int:
         raise ConfigError("(command line)", "--workers", args.workers, "must be >= 1")
     sc = load_scenario(args.scenario)
     out = args.out or Path("results") / sc.name
-    summary = run_all(sc, out, workers=args.workers, sweep=args.command == "sweep", force=args.force)
+    summary = run_all(sc, out, workers=args.workers, sweep=args.command == "sweep", force=args.force,
+                      scheduler=args.scheduler)
     cols = [c for c in ("scheme", "hit_rate", "acc_within_deadline", "mean_latency_ms", "p95_latency_ms")]
     keys = list(sc.sweep.grid) if args.command == "sweep" else []
     table = summary.groupby(keys + ["scheme"], sort=False)[cols[1:]].mean()

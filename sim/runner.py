@@ -103,7 +103,45 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _execute(todo: list[Job], out: Path, workers: int, done: Callable[[Job], None]) -> None:
+def _execute_dask(todo: list[Job], out: Path, scheduler: str, done: Callable[[Job], None]) -> None:
+    """Send the jobs to an existing Dask cluster; its workers write into the same store.
+
+    A worker that dies mid-point has its points recomputed on another (Dask retries them; the
+    point's claim dies with the worker and its temporary files are removed on the retry).
+    """
+    import uuid
+
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ConfigError("(command line)", "--scheduler", scheduler,
+                          "needs Dask: pip install 'aecnn-sim[cluster]'") from None
+    try:
+        client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as e:
+        raise ConfigError("(command line)", "--scheduler", scheduler, f"no Dask scheduler answers there: {e}") from None
+    run = uuid.uuid4().hex[:8]
+    futures = []
+    try:
+        futures = [client.submit(run_point, job, out, key=f"aecnn-sim-{job.pid}-{run}", pure=False) for job in todo]
+        jobs = dict(zip((f.key for f in futures), todo))
+        for f in as_completed(futures):
+            f.result()  # a worker's ConfigError arrives intact
+            done(jobs[f.key])
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.cancel(futures, force=True)
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            client.close(timeout=5)
+
+
+def _execute(todo: list[Job], out: Path, workers: int, done: Callable[[Job], None],
+             scheduler: str | None = None) -> None:
+    if scheduler:
+        _execute_dask(todo, out.resolve(), scheduler, done)
+        return
     if workers <= 1 or len(todo) <= 1:
         for job in todo:
             run_point(job, out)
@@ -172,8 +210,9 @@ def stop_signals(keep_ignoring: bool = False) -> Iterator[None]:
 
 
 def run_all(sc: Scenario, out: Path, workers: int = 1, sweep: bool = True, progress: bool = True,
-            force: bool = False) -> pd.DataFrame:
-    """Run all (point, seed) pairs not yet stored, in ``workers`` processes; assemble the tables.
+            force: bool = False, scheduler: str | None = None) -> pd.DataFrame:
+    """Run all (point, seed) pairs not yet stored, in ``workers`` processes or on the Dask cluster
+    at ``scheduler``; assemble the tables.
 
     Raises ConfigError before any simulation when any point cannot run, and :class:`Interrupted`
     on Ctrl-C or SIGTERM (finished points stay on disk; a rerun resumes).
@@ -192,7 +231,7 @@ def run_all(sc: Scenario, out: Path, workers: int = 1, sweep: bool = True, progr
                disable=None if progress else True, unit="pt")
     try:
         with stop_signals():
-            _execute(todo, out, workers, lambda job: bar.update())
+            _execute(todo, out, workers, lambda job: bar.update(), scheduler)
     except KeyboardInterrupt as e:
         bar.close()
         kept = sum(store.is_done(out, j.pid) for j in jobs)
