@@ -1,10 +1,19 @@
-"""Simulator speed: tasks per second of the paper scenario next to a minimal SimPy tandem loop,
-both timed in this run, and the speed-up of a 2-worker sweep over 1 worker.
+"""Simulator benchmarks: every speed and memory target, each against its reference, measured in this run.
 
-    python benchmarks/bench_sim.py [--scenario scenarios/paper.yaml] [--tasks 20000]
+    python benchmarks/bench_sim.py [--only NAME ...] [--repeats 3] [--big-tasks 10000000]
 
-Targets (issue 2): engine >= 0.5 x the minimal loop's tasks/s; 2 workers >= 1.8 x one worker.
-Run it on an otherwise idle machine: both figures are wall-clock.
+  engine     engine tasks/s over a minimal three-stage SimPy tandem loop at the same load, on
+             paper.yaml and multi-device.yaml (8 devices)                        target >= 1.0
+  memory     peak memory of one run of --big-tasks tasks, records streamed         target < 1 GiB
+  folder     size of multi-device.yaml's results folder                            target <= 126 MB
+  demo       wall time of `make demo`'s sweep against the same command at --baseline (a git
+             worktree of the commit where issue 7 was measured)                    target <= 0.5
+  workers    2 workers against 1, the whole demo command                           target >= 1.8x
+  coherence  Rayleigh at 0.1 ms coherence against 10 ms, same tasks                target <= 2x
+  devices    tasks/s of 1024 devices against 8 under the same total load           target >= 0.9
+
+Timings are wall clock: run it on an otherwise idle machine. Each ratio is the median of
+--repeats runs of both sides taken in turn.
 """
 from __future__ import annotations
 
@@ -13,6 +22,8 @@ import dataclasses
 import os
 import platform
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,20 +32,21 @@ from pathlib import Path
 import numpy as np
 import simpy
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from sim.engine import simulate  # noqa: E402
 from sim.profile import load_profile  # noqa: E402
-from sim.runner import run_all  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.scenario import load_scenario, override  # noqa: E402
+
+BASELINE = "e422496"  # the commit at which issue 7's figures were measured
 
 
 def minimal_tandem(n: int, service_s: tuple[float, float, float], rate: float, seed: int = 0) -> float:
     """Tasks per second of wall time through three FIFO SimPy resources (the floor of any engine)."""
     env = simpy.Environment()
     res = [simpy.Resource(env, 1) for _ in range(3)]
-    rng = np.random.default_rng(seed)
-    gaps = rng.exponential(1 / rate, n)
+    gaps = np.random.default_rng(seed).exponential(1 / rate, n)
     done = []
 
     def task(t0):
@@ -56,47 +68,167 @@ def minimal_tandem(n: int, service_s: tuple[float, float, float], rate: float, s
 
 
 def engine_rate(sc, prof, scheme: str, n: int) -> tuple[float, tuple[float, float, float], float]:
-    tasks = dataclasses.replace(sc.tasks, count=n, duration_s=None)
-    sc = dataclasses.replace(sc, tasks=tasks)
+    """(engine tasks/s, mean device/uplink/edge work in s, arrival rate) of ``n`` tasks of ``scheme``."""
+    sc = dataclasses.replace(sc, tasks=dataclasses.replace(sc.tasks, count=n // sc.devices.count, duration_s=None))
     t = time.perf_counter()
     res = simulate(sc, prof, scheme, 0)
     dt = time.perf_counter() - t
-    recs = np.array([(r[8], r[10], r[12]) for r in res.records])  # device, uplink, edge work (ms)
+    recs = np.array([(r[8], r[10], r[12]) for r in res.records])
     return len(res.records) / dt, tuple(recs.mean(0) / 1e3), len(res.records) / max(res.horizon_s, 1e-9)
 
 
-def sweep_speedup(path: Path) -> tuple[float, float, float]:
-    sc = load_scenario(path)
-    times = []
-    for workers in (1, 2):
-        out = Path(tempfile.mkdtemp(prefix=f"bench-w{workers}-"))
+def _median_ratio(fn_a, fn_b, repeats: int) -> tuple[float, float, float]:
+    """Median of a/b over ``repeats`` alternating runs, with the medians of a and b."""
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(fn_a())
+        b.append(fn_b())
+    ratios = [x / y for x, y in zip(a, b)]
+    return statistics.median(ratios), statistics.median(a), statistics.median(b)
+
+
+def bench_engine(args) -> None:
+    for path, devices in (("scenarios/paper.yaml", None), ("scenarios/multi-device.yaml", 8)):
+        sc = load_scenario(ROOT / path)
+        if devices:
+            sc = override(sc, {"devices.count": devices})
+        prof = load_profile(sc.profile)
+        scheme, holder = "aecnn-k12b3", {}
+
+        def eng(sc=sc, prof=prof, scheme=scheme, holder=holder):
+            r, services, lam = engine_rate(sc, prof, scheme, args.tasks)
+            holder["load"] = (services, lam)
+            return r
+
+        def loop(holder=holder):
+            return minimal_tandem(args.tasks, *holder["load"])
+
+        ratio, e, m = _median_ratio(eng, loop, args.repeats)
+        print(f"engine {path} ({scheme}, {sc.tasks.on_deadline}): {e:,.0f} tasks/s, minimal tandem {m:,.0f}: "
+              f"ratio {ratio:.2f} (target >= 1.0)")
+
+
+def bench_memory(args) -> None:
+    code = f"""
+import resource, sys, tempfile, dataclasses
+from pathlib import Path
+sys.path.insert(0, {str(ROOT)!r})
+from sim.scenario import load_scenario, override
+from sim.runner import run_all
+sc = load_scenario({str(ROOT / 'scenarios/paper.yaml')!r})
+sc = override(sc, {{"tasks.count": {args.big_tasks}, "tasks.arrival.period_ms": 100.0, "tasks.arrival.jitter_ms": 10.0,
+                    "seeds": [0], "schemes": ["aecnn-k12b3"]}})
+sc = dataclasses.replace(sc, sweep=dataclasses.replace(sc.sweep, grid={{}}))
+out = Path(tempfile.mkdtemp())
+run_all(sc, out, progress=False, sweep=False, force=True)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    t = time.perf_counter()
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    peak = int(res.stdout.strip().splitlines()[-1]) * 1024
+    print(f"memory: one run of {args.big_tasks:,} tasks (paper.yaml, aecnn-k12b3) peaked at {peak / 2**30:.2f} GiB "
+          f"in {time.perf_counter() - t:.0f} s (target < 1 GiB)")
+
+
+def _sweep_cmd(root: Path, scenario: Path, out: Path, workers: int, plot: bool = True) -> list[str]:
+    cmd = [sys.executable, "-m", "sim.cli", "sweep", str(scenario), "--out", str(out), "--workers", str(workers)]
+    return cmd if plot else cmd + ["--no-plot"]
+
+
+def _timed(cmd: list[str], cwd: Path) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(cwd)})
+    return time.perf_counter() - t
+
+
+def bench_folder(args) -> None:
+    out = Path(tempfile.mkdtemp(prefix="bench-md-"))
+    t = _timed(_sweep_cmd(ROOT, ROOT / "scenarios/multi-device.yaml", out, 2, plot=False), ROOT)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and p.stat().st_nlink == 1) + \
+        sum(p.stat().st_size for p in (out / "points").glob("*") if p.is_file() and p.stat().st_nlink > 1)
+    print(f"folder: multi-device.yaml's results folder holds {size / 1e6:.0f} MB (hard links counted once), "
+          f"swept in {t:.0f} s with 2 workers (target <= 126 MB, a fifth of 630 MB)")
+    shutil.rmtree(out)
+
+
+def _baseline_tree(rev: str) -> Path:
+    tree = Path(tempfile.gettempdir()) / f"aecnn-sim-baseline-{rev}"
+    if not tree.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), rev], cwd=ROOT, check=True,
+                       capture_output=True)
+    return tree
+
+
+def bench_demo(args) -> None:
+    base = _baseline_tree(args.baseline)
+
+    def run(tree: Path, workers: int) -> float:
+        out = Path(tempfile.mkdtemp(prefix="bench-demo-"))
+        try:
+            return _timed(_sweep_cmd(tree, tree / "scenarios/paper.yaml", out, workers), tree)
+        finally:
+            shutil.rmtree(out)
+
+    ratio, now, then = _median_ratio(lambda: run(ROOT, 2), lambda: run(base, 2), args.repeats)
+    print(f"demo: `aecnn-sim sweep scenarios/paper.yaml --workers 2` (make demo) {now:.1f} s, at {args.baseline} "
+          f"{then:.1f} s: ratio {ratio:.2f} (target <= 0.5)")
+    if "workers" in args.only:
+        ratio, one, two = _median_ratio(lambda: run(ROOT, 1), lambda: run(ROOT, 2), args.repeats)
+        print(f"workers: the demo command with 1 worker {one:.1f} s, with 2 {two:.1f} s: speed-up {ratio:.2f}x "
+              "(target >= 1.8x)")
+
+
+def bench_coherence(args) -> None:
+    sc = load_scenario(ROOT / "scenarios/paper.yaml")
+    prof = load_profile(sc.profile)
+
+    def cost(coherence_ms: float) -> float:
+        s = override(sc, {"channel.fading.coherence_ms": coherence_ms, "tasks.count": args.tasks // 4})
         t = time.perf_counter()
-        run_all(sc, out, workers=workers, sweep=True, progress=False)
-        times.append(time.perf_counter() - t)
-        shutil.rmtree(out)
-    return times[0], times[1], times[0] / times[1]
+        simulate(s, prof, "aecnn-k12b3", 0)
+        return time.perf_counter() - t
+
+    ratio, fine, coarse = _median_ratio(lambda: cost(0.1), lambda: cost(10.0), args.repeats)
+    print(f"coherence: {args.tasks // 4:,} tasks of paper.yaml at 0.1 ms coherence {fine:.2f} s, at 10 ms "
+          f"{coarse:.2f} s: {ratio:.2f}x (target <= 2x)")
+
+
+def bench_devices(args) -> None:
+    sc = load_scenario(ROOT / "scenarios/multi-device.yaml")
+    prof = load_profile(sc.profile)
+
+    def rate(devices: int) -> float:
+        s = override(sc, {"devices.count": devices, "tasks.arrival.rate_per_s": 32.0 / devices,
+                          "tasks.duration_s": args.tasks / 32.0})
+        t = time.perf_counter()
+        n = len(simulate(s, prof, "aecnn-k12b3", 0).records)
+        return n / (time.perf_counter() - t)
+
+    ratio, many, few = _median_ratio(lambda: rate(1024), lambda: rate(8), args.repeats)
+    print(f"devices: multi-device.yaml (round robin, drop), 32 tasks/s in all: 1024 devices {many:,.0f} tasks/s, "
+          f"8 devices {few:,.0f}: {ratio:.2f} (target >= 0.9)")
+
+
+BENCHES = {"engine": bench_engine, "memory": bench_memory, "folder": bench_folder, "demo": bench_demo,
+           "coherence": bench_coherence, "devices": bench_devices}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenario", type=Path, default=Path("scenarios/paper.yaml"))
-    p.add_argument("--tasks", type=int, default=20000)
-    p.add_argument("--scheme", default=None, help="scheme to time (default: the scenario's first split scheme)")
-    p.add_argument("--no-sweep", action="store_true")
+    p.add_argument("--only", nargs="+", default=[*BENCHES, "workers"], choices=[*BENCHES, "workers"])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--tasks", type=int, default=20000, help="tasks per timed engine run")
+    p.add_argument("--big-tasks", type=int, default=10_000_000, help="tasks of the memory run")
+    p.add_argument("--baseline", default=BASELINE, help="git revision of the reference demo")
     args = p.parse_args(argv)
-    sc = load_scenario(args.scenario)
-    prof = load_profile(sc.profile)
-    scheme = args.scheme or next((s for s in sc.schemes if prof.schemes[s].kind == "split"), sc.schemes[0])
+    if "workers" in args.only and "demo" not in args.only:
+        args.only.append("demo")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"python {platform.python_version()}, simpy {simpy.__version__}")
-    eng, services, lam = engine_rate(sc, prof, scheme, args.tasks)
-    loop = minimal_tandem(args.tasks, services, lam)
-    print(f"engine, {sc.name} / {scheme}: {eng:,.0f} tasks/s")
-    print(f"minimal 3-stage SimPy tandem, same load: {loop:,.0f} tasks/s")
-    print(f"ratio: {eng / loop:.2f} (target >= 0.5)")
-    if not args.no_sweep:
-        t1, t2, s = sweep_speedup(args.scenario)
-        print(f"sweep of {sc.name}: 1 worker {t1:.2f} s, 2 workers {t2:.2f} s, speed-up {s:.2f}x (target >= 1.8x)")
+          f"python {platform.python_version()}, simpy {simpy.__version__}; "
+          f"command: python benchmarks/bench_sim.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+    for name, fn in BENCHES.items():
+        if name in args.only:
+            fn(args)
     return 0
 
 
