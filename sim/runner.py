@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -25,6 +26,7 @@ from sim import preflight, records, results, schema, store
 from sim.engine import simulate
 from sim.errors import ConfigError
 from sim.profile import load_profile
+from sim.progress import Progress
 from sim.scenario import Scenario, override
 
 
@@ -217,8 +219,6 @@ def run_all(sc: Scenario, out: Path, workers: int = 1, sweep: bool = True, progr
     Raises ConfigError before any simulation when any point cannot run, and :class:`Interrupted`
     on Ctrl-C or SIGTERM (finished points stay on disk; a rerun resumes).
     """
-    from tqdm import tqdm
-
     points = points_of(sc, sweep)
     preflight.check_all([p for _, p in points], force, workers)
     jobs = jobs_of(sc, points)
@@ -227,16 +227,17 @@ def run_all(sc: Scenario, out: Path, workers: int = 1, sweep: bool = True, progr
     resolved = schema.to_dict(sc if sweep else override(sc, {}))
     store.write_atomic(out / "scenario.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
     todo = [j for j in jobs if not store.is_done(out, j.pid)]
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=f"{sc.name}: points x seeds",
-               disable=None if progress else True, unit="pt")
+    bar = Progress(sc.name, jobs, {j.pid for j in jobs} - {j.pid for j in todo}, enabled=progress)
     try:
         with stop_signals():
-            _execute(todo, out, workers, lambda job: bar.update(), scheduler)
+            _execute(todo, out, workers, bar.update, scheduler)
     except KeyboardInterrupt as e:
         bar.close()
         kept = sum(store.is_done(out, j.pid) for j in jobs)
         raise Interrupted("SIGTERM" if isinstance(e, Terminated) else "SIGINT", kept, len(jobs), out) from None
     bar.close()
+    if progress:
+        print(f"{sc.name}: assembling the summaries of {len(jobs)} points x seeds", file=sys.stderr, flush=True)
     return assemble(out, jobs, list(sc.sweep.grid) if sweep else [])
 
 
