@@ -30,7 +30,7 @@ test-quick:
 
 ## mutation: mutate sim/ and report the share of mutants the fast tests kill, per module (about 20 min
 ## for the default modules, which compute the published figures; MUTATE="sim.*" for all; not CI)
-MUTATE = sim.engine* sim.nodes* sim.channel* sim.results*
+MUTATE = sim.engine* sim.nodes* sim.channel* sim.results* sim.records*
 mutation: install-all
 	$(PIP) install -q "mutmut==3.8.1"
 	rm -rf mutants

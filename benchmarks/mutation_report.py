@@ -10,7 +10,7 @@ import collections
 import subprocess
 import sys
 
-PUBLISHED = ("sim.engine", "sim.nodes", "sim.channel", "sim.results")
+PUBLISHED = ("sim.engine", "sim.nodes", "sim.channel", "sim.results", "sim.records")
 KILLED = {"killed", "timeout"}
 UNCOUNTED = {"not checked", "skipped"}
 
