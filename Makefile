@@ -4,7 +4,7 @@ PIP = $(PYTHON) -m pip
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROFILE = profiles/fashion-mnist-resnet50
 
-.PHONY: docs-figures demo test test-quick mutation data install install-all lint profile evaluate bench clean
+.PHONY: docs-figures demo test test-quick mutation data install install-all lint profile gpu-timings evaluate bench clean
 
 ## demo: install the simulator (no torch) and run the paper sweep on the embedded profile
 demo: install
@@ -51,6 +51,14 @@ lint:
 profile: install-all data
 	$(PYTHON) -m models.cli pipeline --run runs/fmnist-r50 --profile-out $(PROFILE) \
 		--backbone-epochs 4 --backbone-more-epochs 3 --backbone-more-lr 0.05 --max-train 20000 --ratios 256,1024,4096 --plan-candidates 4 --bottlenet 4:1,1:1,1:2,1:3
+
+## gpu-timings: on a machine with CUDA, time every stage of $(PROFILE) at batch 1..64 in fp32 and merge them
+## under GPU_KEY (e.g. make gpu-timings GPU_KEY=cuda-h100); then point the scenarios' edge at it
+GPU_KEY ?= cuda-gpu
+gpu-timings: install-all data
+	$(PYTHON) -m models.cli time $(PROFILE) --hardware $(GPU_KEY) --device cuda --merge
+	$(PYTHON) -m models.cli time $(PROFILE) --hardware $(GPU_KEY)-bf16 --device cuda --precision bf16 \
+		--channels-last --merge
 
 evaluate:
 	$(PYTHON) -m models.cli evaluate $(PROFILE)
