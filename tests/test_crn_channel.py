@@ -7,7 +7,7 @@ import pytest
 from helpers import write_profile, write_scenario
 
 from sim.channel import BlockFading, GilbertElliott, Link, RateModel, make_snr_process, rng_for
-from sim.engine import RECORD_FIELDS, simulate
+from sim.engine import simulate
 from sim.profile import load_profile
 from sim.results import records_frame, summarize
 from sim.scenario import Rate, load_scenario
@@ -115,7 +115,6 @@ def test_drop_frees_resources(tmp_path):
     assert late["status"].eq("done").all() and late["latency_ms"].max() > 1000  # queue grows: 30 ms work per 10 ms
     assert drop["status"].eq("dropped").sum() > 100
     assert drop.loc[drop["status"] == "done", "latency_ms"].max() <= 40 + 1e-9
-    assert RECORD_FIELDS[-1] == "correct" and isinstance(late, pd.DataFrame)
 
 
 @pytest.mark.parametrize("gpus,edge_speed", [(1, 1.0), (3, 0.05)])
