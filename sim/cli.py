@@ -104,7 +104,8 @@ def _main(args: argparse.Namespace) -> int:
         print(f"note: no task arrived in {empty} of {len(summary)} (point, scheme, seed) runs; their figures are NaN")
     print(f"results in {out}")
     if not args.no_plot:
-        print(f"{sc.name}: drawing figures", file=sys.stderr, flush=True)
+        if sys.stderr.isatty():
+            print(f"{sc.name}: drawing figures", file=sys.stderr, flush=True)
         figs = plot.plot_results(out)
         print(f"{len(figs)} figures in {out / 'figures'}")
     return 0

@@ -34,7 +34,8 @@ class Progress:
             self.weight[j.pid] = cache[key]
         self.total = sum(self.weight.values())
         self.done_w = sum(self.weight[p] for p in done if p in self.weight)
-        self.start_w, self.t0, self.last = self.done_w, time.monotonic(), 0.0
+        self.start_w, self.t0 = self.done_w, time.monotonic()
+        self.last, self.lines = self.t0, 0  # the first plain line comes after every_s: short runs stay quiet
         self.name, self.every_s, self.enabled = name, every_s, enabled
         self.points, self.points_done = len(jobs), len(done & set(self.weight))
         self.pending = [j for j in jobs if j.pid not in done]
@@ -66,12 +67,17 @@ class Progress:
             self.bar.set_description(f"{self.name}: {self.points_done}/{self.points} points", refresh=False)
             self._show_running()
             self.bar.update(self.weight[job.pid])
-        elif self.enabled and (time.monotonic() - self.last >= self.every_s or not self.pending):
+        elif self.enabled and (time.monotonic() - self.last >= self.every_s or (not self.pending and self.lines)):
             self.line()
+
+    def note(self, message: str) -> None:
+        """A line about the work after the points (assembly), where progress has been shown."""
+        if self.enabled and (self.bar is not None or self.lines):
+            print(f"{self.name}: {message}", file=self.stream, flush=True)
 
     def line(self) -> None:
         """One plain progress line."""
-        self.last = time.monotonic()
+        self.last, self.lines = time.monotonic(), self.lines + 1
         elapsed, share = self.last - self.t0, self.done_w / self.total if self.total else 1.0
         rate = (self.done_w - self.start_w) / elapsed if elapsed > 0 else 0.0
         eta = _fmt((self.total - self.done_w) / rate) if rate > 0 else "?"

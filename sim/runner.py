@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -236,8 +235,7 @@ def run_all(sc: Scenario, out: Path, workers: int = 1, sweep: bool = True, progr
         kept = sum(store.is_done(out, j.pid) for j in jobs)
         raise Interrupted("SIGTERM" if isinstance(e, Terminated) else "SIGINT", kept, len(jobs), out) from None
     bar.close()
-    if progress:
-        print(f"{sc.name}: assembling the summaries of {len(jobs)} points x seeds", file=sys.stderr, flush=True)
+    bar.note(f"assembling the summaries of {len(jobs)} points x seeds")
     return assemble(out, jobs, list(sc.sweep.grid) if sweep else [])
 
 

@@ -28,5 +28,11 @@ def test_progress_counts_work_not_points(tmp_path):
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("demo: 1/2 points, 25% of the work") and "next: tasks.count=300, seed 0" in lines[0]
     assert lines[1].startswith("demo: 2/2 points, 100% of the work") and "ETA" in lines[1]
+    quiet = io.StringIO()  # a run shorter than the period prints nothing
+    q = Progress("demo", jobs, done=set(), every_s=60.0, stream=quiet)
+    q.update(jobs[0])
+    q.update(jobs[1])
+    q.note("assembling")
+    assert quiet.getvalue() == ""
     resumed = Progress("demo", jobs, done={"a"}, every_s=0.0, stream=io.StringIO())
     assert resumed.done_w == 200 and resumed.points_done == 1
