@@ -16,6 +16,7 @@ import yaml
 
 from sim import tables
 from sim.errors import ConfigError
+from sim.schema import load_yaml_mapping
 
 
 @dataclass(frozen=True)
@@ -110,19 +111,7 @@ def _load_cached(folder: Path, stamp: tuple) -> Profile:
 
 def read_meta(folder: Path) -> dict:
     """profile.yaml as a dict with mappings ``stages`` and ``schemes`` (checked no further)."""
-    ypath = folder / "profile.yaml"
-    try:
-        text = ypath.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise _fail(folder, "(file)", str(ypath), f"is not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise _fail(folder, "(file)", str(ypath), f"cannot be read: {e.strerror or e}") from None
-    try:
-        meta = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise _fail(folder, "(file)", str(e).splitlines()[0], "is not valid YAML") from None
-    if not isinstance(meta, dict):
-        raise _fail(folder, "(top level)", meta, "must be a mapping")
+    meta = load_yaml_mapping(folder / "profile.yaml", "profile keys")
     for key in ("stages", "schemes"):
         if not isinstance(meta.get(key), dict) or not meta[key]:
             raise _fail(folder, key, meta.get(key), "must be a non-empty mapping of names")

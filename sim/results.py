@@ -107,15 +107,19 @@ def link_records(out: Path, points: list[tuple[dict, str]], keys: list[str]) -> 
 _TYPES = {"bool": pa.bool_(), "int64": pa.int64(), "double": pa.float64(), "string": pa.string()}
 
 
-def read_records(out: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """The records of a results folder (only ``columns`` if given), swept keys as columns."""
+def records_dataset(out: str | Path):
+    """The records of a results folder as a pyarrow dataset, swept keys as typed columns, and those keys."""
     import pyarrow.dataset as ds
 
     folder = Path(out) / "records"
     parts = json.loads((folder / "_partitions.json").read_text())
     part = ds.partitioning(pa.schema([(k, _TYPES[t]) for k, t in parts.items()]), flavor="hive") if parts else None
-    dataset = ds.dataset(folder, format="parquet", partitioning=part, exclude_invalid_files=False,
-                         ignore_prefixes=[".", "_"])
+    return ds.dataset(folder, format="parquet", partitioning=part, ignore_prefixes=[".", "_"]), list(parts)
+
+
+def read_records(out: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """The records of a results folder (only ``columns`` if given), swept keys as columns."""
+    dataset, _ = records_dataset(out)
     cols = None if columns is None else [c for c in columns if c in dataset.schema.names]
     return dataset.to_table(columns=cols).to_pandas()
 
@@ -123,19 +127,14 @@ def read_records(out: str | Path, columns: list[str] | None = None) -> pd.DataFr
 def export_csv(out: str | Path, path: str | Path | None = None) -> Path:
     """Write the records dataset as one CSV (batch by batch), by default ``out/records.csv``."""
     import pyarrow.csv as pacsv
-    import pyarrow.dataset as ds
 
     out = Path(out)
     path = Path(path) if path else out / "records.csv"
-    folder = out / "records"
-    parts = json.loads((folder / "_partitions.json").read_text())
-    part = ds.partitioning(pa.schema([(k, _TYPES[t]) for k, t in parts.items()]), flavor="hive") if parts else None
-    dataset = ds.dataset(folder, format="parquet", partitioning=part, ignore_prefixes=[".", "_"])
+    dataset, keys = records_dataset(out)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    names = list(parts) + [n for n in dataset.schema.names if n not in parts]
+    names = keys + [n for n in dataset.schema.names if n not in keys]
     try:
-        with pacsv.CSVWriter(tmp, dataset.schema.select(names) if hasattr(dataset.schema, "select")
-                             else pa.schema([dataset.schema.field(n) for n in names])) as w:
+        with pacsv.CSVWriter(tmp, pa.schema([dataset.schema.field(n) for n in names])) as w:
             for batch in dataset.to_batches(columns=names):
                 w.write_batch(batch)
         os.replace(tmp, path)

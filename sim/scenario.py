@@ -14,8 +14,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sim import schema
 from sim.errors import ConfigError
 from sim.schema import field, in_range, one_of, positive
@@ -151,24 +149,6 @@ class Scenario:
     edge: Edge = field(Edge())
     sweep: Sweep = field(Sweep())
     source: str = ""  # the file it came from (set by the loader)
-
-
-def _read_yaml(path: Path) -> dict:
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(path, "(file)", str(path), f"is not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise ConfigError(path, "(file)", str(path), f"cannot be read: {e.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(path, where, getattr(e, "problem", str(e)), "is not valid YAML") from None
-    if not isinstance(data, dict):
-        raise ConfigError(path, "(top level)", data, "must be a mapping of scenario keys")
-    return data
 
 
 def _resolve_paths(data: dict, base: Path) -> None:
@@ -317,7 +297,7 @@ def _expand_schemes(sc: Scenario, source: str | Path) -> tuple[str, ...]:
 def load_scenario(path: str | Path) -> Scenario:
     """Read ``path`` once into a Scenario; raises ConfigError (file, key, value) on any problem."""
     path = Path(path)
-    return from_dict(_read_yaml(path), path)
+    return from_dict(schema.load_yaml_mapping(path, "scenario keys"), path)
 
 
 def override(sc: Scenario, values: dict[str, Any]) -> Scenario:

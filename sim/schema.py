@@ -10,9 +10,33 @@ import dataclasses
 import types
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sim.errors import ConfigError
+
+
+def load_yaml_mapping(path: Path, what: str) -> dict:
+    """A YAML file that must hold a mapping (``what`` names its keys, for the message); any
+    problem (unreadable, not UTF-8, not YAML, not a mapping) is a ConfigError naming the file."""
+    import yaml
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(path, "(file)", str(path), f"is not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(path, "(file)", str(path), f"cannot be read: {e.strerror or e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(path, where, getattr(e, "problem", None) or str(e).splitlines()[0],
+                          "is not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, "(top level)", data, f"must be a mapping of {what}")
+    return data
 
 
 def positive(v: float) -> str | None:

@@ -49,3 +49,21 @@ def test_plot_writes_four_figures(tmp_path, capsys):
     ci = pd.read_csv(out / "summary_ci.csv")
     assert {"hit_rate_ci95", "acc_within_deadline"} <= set(ci.columns) and ci["seeds"].eq(2).all()
     assert main(["plot", str(tmp_path / "nothing-here")]) == 2
+
+
+def test_records_dataset_reads_and_exports_with_swept_keys(tmp_path, capsys):
+    from sim.results import read_records
+
+    sc = _scenario(tmp_path)
+    out = tmp_path / "r"
+    assert main(["sweep", str(sc), "--out", str(out), "--no-plot"]) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    rec = read_records(out, ["channel.snr_db", "edge.speed", "scheme", "seed", "status"])
+    assert len(rec) == summary["tasks"].sum() and set(rec["channel.snr_db"]) == {-5, 5, 15}
+    counts = rec.groupby(["channel.snr_db", "edge.speed", "scheme", "seed"]).size()
+    assert (counts == 80).all() and len(counts) == len(summary)
+    assert main(["export", str(out)]) == 0
+    csv = pd.read_csv(out / "records.csv")
+    assert list(csv.columns[:4]) == ["channel.snr_db", "edge.speed", "scheme", "seed"] and len(csv) == len(rec)
+    assert (csv.groupby("status").size() == rec.groupby("status").size()).all()
+    assert main(["export", str(tmp_path / "nothing")]) == 2
