@@ -86,6 +86,9 @@ def check_budget(sc: Scenario, workers: int = 1) -> Estimate:
             key = "channel.fading.coherence_ms" if f.model in ("rayleigh", "rician") \
                 else "channel.fading.good_mean_ms"
             value = getattr(f, key.rsplit(".", 1)[1])
+        elif sc.devices.count > 1 and (est.tasks / sc.devices.count) * BYTES_PER_TASK <= limit \
+                and (est.tasks / sc.devices.count) * EVENTS_PER_TASK <= MAX_EVENTS:
+            key, value = "devices.count", sc.devices.count  # one device's tasks would fit: the devices are too many
         else:
             key = "tasks.count" if sc.tasks.count is not None else "tasks.duration_s"
             value = getattr(sc.tasks, key.rsplit(".", 1)[1])

@@ -141,7 +141,7 @@ class Sweep:
 class Scenario:
     profile: str
     schemes: list[str] = field(check=lambda v: None if v else "must name at least one scheme")
-    name: str = "scenario"
+    name: str = field("scenario", check=lambda v: _check_name(v))
     seeds: list[int] = field([0], check=lambda v: _check_seeds(v))
     tasks: Tasks = field(Tasks(count=100))
     devices: Devices = field(Devices())
@@ -258,6 +258,12 @@ def _lookup(data: dict, dotted: str) -> Any:
             return (data.get("sweep") or {}).get("grid", {}).get(dotted)
         node = node[part]
     return node
+
+
+def _check_name(name: str) -> str | None:
+    """The default results folder is results/<name>: a plain folder name, nothing that climbs out."""
+    ok = name not in ("", ".", "..") and all(c.isalnum() or c in "-_.+" for c in name)
+    return None if ok else "must be a plain folder name (letters, digits, - _ . +), no path"
 
 
 def _check_seeds(seeds: tuple) -> str | None:

@@ -118,6 +118,10 @@ SCENARIO_CASES = [
      "channel.rate.efficiency", "cqi"),
     ("coherence without fading", {"channel": {"fading": {"model": "none", "coherence_ms": 3}}},
      "channel.fading.coherence_ms", "none"),
+    ("name climbs out of results", {"name": "../../escape"}, "name", "../../escape"),
+    ("name with a slash", {"name": "a/b"}, "name", "a/b"),
+    ("a billion devices", {"devices": {"count": 10**9, "hardware": "hw", "speed": 1.0}}, "devices.count",
+     "1000000000"),
 ]
 
 
