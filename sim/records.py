@@ -105,9 +105,6 @@ class ParquetSink:
         if len(self._buf) >= self.batch:
             self.flush()
 
-    def __len__(self) -> int:
-        return self.tally.n + len(self._buf)
-
     def flush(self) -> None:
         if not self._buf:
             return
