@@ -3,6 +3,8 @@
   aecnn-sim run SCENARIO [--out DIR]             one point (the scenario as written), all its seeds
   aecnn-sim sweep SCENARIO [--workers N]         the sweep grid x seeds, in parallel, resumable
   aecnn-sim sweep SCENARIO --scheduler ADDRESS   the same on an existing Dask cluster
+  aecnn-sim validate SCENARIO [--set K=V ...]    every check, nothing simulated; grid size, time and memory
+  aecnn-sim info PROFILE                         a profile's schemes, hardware keys and stages
   aecnn-sim plot RESULTS                         figures (PNG and SVG) under RESULTS/figures
   aecnn-sim export RESULTS [--csv FILE]          the records (Parquet dataset RESULTS/records) as one CSV
 
@@ -13,22 +15,33 @@ finished points are kept either way and a rerun resumes.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from sim import __version__
 from sim.errors import ConfigError
+from sim.scenario import parse_overrides
 
 
 def setup_args() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aecnn-sim", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"aecnn-sim {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for name, helptext in (("run", "simulate the scenario as written, for each of its seeds"),
-                           ("sweep", "simulate every point of the scenario's sweep grid, for each seed")):
+                           ("sweep", "simulate every point of the scenario's sweep grid, for each seed"),
+                           ("validate", "check a scenario as a sweep would, simulate nothing; print the resolved "
+                                        "scenario, the grid's size and an estimate of run time and memory")):
         c = sub.add_parser(name, help=helptext, description=helptext)
         c.add_argument("scenario", type=Path, help="scenario YAML file")
-        c.add_argument("--out", type=Path, default=None, help="results folder (default results/<name>)")
+        c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                       help="override a scenario key (dotted; VALUE read as YAML), e.g. --set channel.snr_db=5 "
+                            "--set seeds=[0,1]; repeatable")
         c.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+        if name == "validate":
+            continue
+        c.add_argument("--out", type=Path, default=None, help="results folder (default results/<name>)")
         c.add_argument("--no-plot", action="store_true", help="do not draw figures at the end")
         c.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="send the points to the Dask cluster whose scheduler is at ADDRESS "
@@ -37,6 +50,10 @@ def setup_args() -> argparse.ArgumentParser:
                        help="run even where the estimate of memory or events exceeds this machine")
     pl = sub.add_parser("plot", help="draw figures from a results folder", description="draw figures")
     pl.add_argument("results", type=Path, help="results folder written by run or sweep")
+    inf = sub.add_parser("info", help="a profile's schemes, hardware keys and stages",
+                         description="a profile's schemes (kind, accuracy, mean bytes, compression ratio), its "
+                                     "hardware keys and its stages (FLOPs, latency per hardware and batch size)")
+    inf.add_argument("profile", type=Path, help="profile folder")
     ex = sub.add_parser("export", help="write a results folder's records as one CSV",
                         description="write the records dataset (RESULTS/records, Parquet) as one CSV file")
     ex.add_argument("results", type=Path, help="results folder written by run or sweep")
@@ -56,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (Interrupted, KeyboardInterrupt):
         return _stopped(sys.exc_info()[1])
+    except BrokenPipeError:  # output piped into a reader that stopped early (| head): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _stopped(e: BaseException) -> int:
@@ -74,6 +94,11 @@ def _stopped(e: BaseException) -> int:
 def _main(args: argparse.Namespace) -> int:
     from sim import plot
 
+    if args.command == "info":
+        from sim.inspect import profile_info
+
+        print(profile_info(args.profile))
+        return 0
     if args.command == "export":
         from sim.results import export_csv
 
@@ -91,7 +116,12 @@ def _main(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ConfigError("(command line)", "--workers", args.workers, "must be >= 1")
-    sc = load_scenario(args.scenario)
+    sc = load_scenario(args.scenario, parse_overrides(args.overrides))
+    if args.command == "validate":
+        from sim.inspect import validate
+
+        print(validate(sc, args.workers))
+        return 0
     out = args.out or Path("results") / sc.name
     summary = run_all(sc, out, workers=args.workers, sweep=args.command == "sweep", force=args.force,
                       scheduler=args.scheduler)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from sim import schema
 from sim.errors import ConfigError
 from sim.schema import field, in_range, one_of, positive
@@ -300,10 +302,39 @@ def _expand_schemes(sc: Scenario, source: str | Path) -> tuple[str, ...]:
     return tuple(out)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read ``path`` once into a Scenario; raises ConfigError (file, key, value) on any problem."""
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read ``path`` once into a Scenario; raises ConfigError (file, key, value) on any problem.
+
+    ``overrides`` (dotted keys to values, as ``--set`` gives them) replace the file's values before
+    anything is checked, so they are checked, and their paths resolved, like the file's own.
+    """
     path = Path(path)
-    return from_dict(schema.load_yaml_mapping(path, "scenario keys"), path)
+    data = schema.load_yaml_mapping(path, "scenario keys")
+    for dotted, value in (overrides or {}).items():
+        node, parts = data, dotted.split(".")
+        if parts[:2] == ["sweep", "grid"] and len(parts) > 2:  # a grid key is itself dotted
+            parts = ["sweep", "grid", ".".join(parts[2:])]
+        for i, part in enumerate(parts[:-1]):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError("(command line)", "--set", f"{dotted}={value}",
+                                  f"{'.'.join(parts[: i + 1])} is not a mapping in {path}")
+        node[parts[-1]] = value
+    return from_dict(data, path)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (``--set``) as {dotted key: value read as YAML}."""
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("(command line)", "--set", item, "must be KEY=VALUE, e.g. channel.snr_db=5")
+        try:
+            out[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError("(command line)", "--set", item, "the value is not valid YAML") from None
+    return out
 
 
 def override(sc: Scenario, values: dict[str, Any]) -> Scenario:
