@@ -54,6 +54,8 @@ def setup_args() -> argparse.ArgumentParser:
                          description="a profile's schemes (kind, accuracy, mean bytes, compression ratio), its "
                                      "hardware keys and its stages (FLOPs, latency per hardware and batch size)")
     inf.add_argument("profile", type=Path, help="profile folder")
+    inf.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                     help="also draw edge time per item against batch size (what batching buys) to FILE")
     ex = sub.add_parser("export", help="write a results folder's records as one CSV",
                         description="write the records dataset (RESULTS/records, Parquet) as one CSV file")
     ex.add_argument("results", type=Path, help="results folder written by run or sweep")
@@ -98,6 +100,10 @@ def _main(args: argparse.Namespace) -> int:
         from sim.inspect import profile_info
 
         print(profile_info(args.profile))
+        if args.plot:
+            from sim.inspect import plot_batching
+
+            print(f"figure written to {plot_batching(args.profile, args.plot)}")
         return 0
     if args.command == "export":
         from sim.results import export_csv

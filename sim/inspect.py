@@ -56,3 +56,40 @@ def profile_info(folder: Path) -> str:
                         for hw, table in st["latency_ms"].items())
         out.append(f"{name:<26} {float(st.get('flops') or 0) / 1e9:>8.3f}  {lat}")
     return "\n".join(out)
+
+
+def plot_batching(folder: Path, path: Path) -> Path:
+    """Edge time per item against batch size, per scheme and hardware key: what batching buys."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    p = load_profile(folder)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    styles = ["-", "--", ":", "-."]
+    for i, hw in enumerate(sorted(p.hardware_keys())):
+        for j, (name, spec) in enumerate((n, s) for n, s in p.schemes.items() if s.edge_stages):
+            if not all(hw in p.stages[s]["latency_ms"] for s in spec.edge_stages):
+                continue
+            sizes = sorted({b for s in spec.edge_stages for b in p.stages[s]["latency_ms"][hw]})
+            if len(sizes) < 2:
+                continue
+            per_item = [p.stage_time_ms(spec.edge_stages, hw, b) / b for b in sizes]
+            ax.plot(sizes, per_item, marker="o", ms=3, ls=styles[i % len(styles)], color=f"C{j % 10}",
+                    label=f"{name} on {hw}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("edge time per item (ms)")
+    ax.set_title(f"{p.name}: edge stages per item against batch size", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=6, ncol=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return path
