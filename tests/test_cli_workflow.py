@@ -64,10 +64,7 @@ def test_info_lists_schemes_hardware_and_stages(tmp_path, capsys):
 
 
 def test_info_draws_what_batching_buys(tmp_path, capsys):
-    prof = simple_profile(tmp_path / "p")  # tail: 2 ms for 1, 4 ms for 4: half the time per item
+    prof = simple_profile(tmp_path / "p")
     assert main(["info", str(prof), "--plot", str(tmp_path / "f" / "batching.png")]) == 0
     assert (tmp_path / "f" / "batching.png").stat().st_size > 5000
-    from sim.profile import load_profile
-
-    p = load_profile(prof)
-    assert p.stage_time_ms(("tail",), "hw", 4) / 4 == 0.5 * p.stage_time_ms(("tail",), "hw", 1)
+    assert "figure written to" in capsys.readouterr().out
