@@ -18,12 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print("aecnn-models: torch is not installed; pip install '.[models]'", file=sys.stderr)
-        return 2
     cmd, rest = argv[0], argv[1:]
+    if cmd != "evaluate":  # evaluate reads a profile only: it runs without torch
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print(f"aecnn-models {cmd}: needs torch, which is not installed: pip install '.[models]' "
+                  "(aecnn-models evaluate runs without it)", file=sys.stderr)
+            return 2
     if cmd == "train":
         from models.train import main as run
     elif cmd == "profile":

@@ -19,3 +19,15 @@ def test_simulator_runs_without_torch(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "out" / "figures" / "hit_rate.png").exists()
+
+
+def test_evaluate_runs_without_torch_and_other_commands_say_what_to_install():
+    prof = ROOT / "profiles" / "fashion-mnist-resnet50"
+    code = ("import sys; sys.modules['torch'] = None; from models.cli import main; "
+            f"raise SystemExit(main(['evaluate', {str(prof)!r}]))")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "| scheme |" in res.stdout
+    code = "import sys; sys.modules['torch'] = None; from models.cli import main; raise SystemExit(main(['train']))"
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "pip install" in res.stderr and len(res.stderr.strip().splitlines()) == 1
