@@ -79,3 +79,30 @@ def test_harq_draws_differ_across_seeds_devices_and_tasks(tmp_path):
                  devices={"count": 2, "hardware": "hw", "speed": 1.0},
                  channel={"snr_db": 20.0, "rate": {"model": "cqi", "bler": 0.5, "max_harq": 3}})[0]
     assert again["air_bytes"].equals(a["air_bytes"])  # and one seed gives the same draws again
+
+
+def test_uplink_utilisation_of_one_task(tmp_path):
+    (r,) = _run(tmp_path)  # device 4 ms, uplink 8 ms, edge 6 ms, downlink 1 ms, 2 x 2 ms: ends at 23 ms
+    assert r.iloc[0]["completion_ms"] == pytest.approx(23.0)
+    res = simulate(load_scenario(tmp_path / "s.yaml"), load_profile(tmp_path / "p"), "split", 0)
+    u = res.utilization()
+    assert u["uplink"] == pytest.approx(8 / 23) and u["edge"] == pytest.approx(6 / 23)
+    assert u["device"] == pytest.approx(4 / 23)
+
+
+def test_a_trace_arrival_at_the_end_of_the_duration_is_left_out(tmp_path):
+    (tmp_path / "a.csv").write_text("time_s\n0.1\n0.5\n")
+    (r,) = _run(tmp_path, tasks={"arrival": {"process": "trace", "trace": "a.csv"}, "count": None,
+                                 "duration_s": 0.5})
+    assert list(r["arrival_ms"]) == [100.0]  # arrivals before duration_s, not at it
+
+
+def test_images_and_phases_differ_across_seeds_and_devices(tmp_path):
+    runs = _run(tmp_path, seeds=(0, 1), tasks={"count": 50, "arrival": {"process": "periodic", "period_ms": 100}},
+                devices={"count": 2, "hardware": "hw", "speed": 1.0})
+    a, b = runs
+    img = a.pivot(index="task", columns="device", values="image")
+    assert not img[0].equals(img[1])  # each device draws its own images
+    assert not a["image"].equals(b["image"])  # and each seed
+    first = a.groupby("device")["arrival_ms"].min()
+    assert first[0] == 0.0 and 0.0 < first[1] < 100.0  # device 0 starts at 0, the others at a random phase
