@@ -67,3 +67,24 @@ def test_records_dataset_reads_and_exports_with_swept_keys(tmp_path, capsys):
     assert list(csv.columns[:4]) == ["channel.snr_db", "edge.speed", "scheme", "seed"] and len(csv) == len(rec)
     assert (csv.groupby("status").size() == rec.groupby("status").size()).all()
     assert main(["export", str(tmp_path / "nothing")]) == 2
+
+
+def test_records_dataset_keeps_the_type_of_each_swept_key(tmp_path):
+    from sim.results import read_records
+
+    prof = simple_profile(tmp_path / "p", payload=4000, n=20)
+    sc = write_scenario(tmp_path / "s.yaml", prof, schemes=["split"],
+                        tasks={"arrival": {"process": "periodic", "period_ms": 50}, "count": 5},
+                        channel={"fading": {"model": "none", "coherence_ms": 5.0}},
+                        sweep={"grid": {"channel.fading.model": ["none", "rayleigh"], "edge.speed": [0.5, 2.0],
+                                        "devices.count": [1, 3]}})
+    out = tmp_path / "r"
+    assert main(["sweep", str(sc), "--out", str(out), "--no-plot"]) == 0
+    rec = read_records(out)
+    model = rec["channel.fading.model"]
+    assert pd.api.types.is_string_dtype(model) and set(model) == {"none", "rayleigh"}
+    assert rec["edge.speed"].dtype == float and set(rec["edge.speed"]) == {0.5, 2.0}
+    assert rec["devices.count"].dtype.kind == "i" and set(rec["devices.count"]) == {1, 3}
+    # each partition holds its own point's tasks: 5 per device
+    sizes = rec.groupby(["channel.fading.model", "edge.speed", "devices.count"]).size()
+    assert all(n == 5 * dc for (_, _, dc), n in sizes.items())
