@@ -6,6 +6,9 @@ ConfigError naming the file, the column (with the row where one is to blame) and
 """
 from __future__ import annotations
 
+import functools
+import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +29,13 @@ def read_csv(path: str | Path, key: str, required: tuple[str, ...]) -> pd.DataFr
     except OSError as e:
         raise ConfigError(path, key, str(path), f"cannot be read: {e.strerror or e}") from None
     try:
-        raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(path, key, str(path), f"is not UTF-8 text (byte {e.start})") from None
-    if not raw.strip():
+    if not text.strip():
         raise ConfigError(path, key, str(path), f"is empty; needs a header with {', '.join(required)} and rows")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    try:  # the text already read, not the file again
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
         raise ConfigError(path, key, str(e).splitlines()[0], "is not a valid comma-separated file") from None
     df.columns = [str(c).strip() for c in df.columns]
@@ -67,21 +70,54 @@ def column(path: str | Path, df: pd.DataFrame, name: str, integer: bool = False,
     return values.astype(np.int64) if integer else values
 
 
+def _stamp(path: str | Path, key: str) -> tuple:
+    """What identifies a file's content cheaply (its path, size and mtime), for the caches below."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (str(path), key, None)  # the reader reports the error
+    return (str(path), key, st.st_size, st.st_mtime_ns)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)  # shared by every caller in this process
+    return a
+
+
 def read_arrival_trace(path: str | Path, key: str = "tasks.arrival.trace") -> np.ndarray:
-    """Arrival times in seconds (column ``time_s``): finite, >= 0 and in order."""
+    """Arrival times in seconds (column ``time_s``): finite, >= 0 and in order.
+
+    Parsed once per process while the file is unchanged (preflight, estimates and every device of
+    every simulation read the same trace); the array is read-only.
+    """
+    return _arrival_trace(_stamp(path, key))
+
+
+@functools.lru_cache(maxsize=32)
+def _arrival_trace(stamp: tuple) -> np.ndarray:
+    path, key = stamp[0], stamp[1]
     df = read_csv(path, key, ("time_s",))
     t = column(path, df, "time_s", lo=0.0)
     _sorted(path, df, "time_s", t, strict=False)
-    return t
+    return _read_only(t)
 
 
 def read_snr_trace(path: str | Path, key: str = "channel.fading.trace") -> tuple[np.ndarray, np.ndarray]:
-    """(times in s, SNR in dB) of an SNR trace: times finite, >= 0 and increasing; SNR within +-100 dB."""
+    """(times in s, SNR in dB) of an SNR trace: times finite, >= 0 and increasing; SNR within +-100 dB.
+
+    Parsed once per process while the file is unchanged; the arrays are read-only.
+    """
+    return _snr_trace(_stamp(path, key))
+
+
+@functools.lru_cache(maxsize=32)
+def _snr_trace(stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
+    path, key = stamp[0], stamp[1]
     df = read_csv(path, key, ("time_s", "snr_db"))
     t = column(path, df, "time_s", lo=0.0)
     _sorted(path, df, "time_s", t, strict=True)
     snr = column(path, df, "snr_db", lo=-100.0, hi=100.0)
-    return t, snr
+    return _read_only(t), _read_only(snr)
 
 
 def _sorted(path: str | Path, df: pd.DataFrame, name: str, t: np.ndarray, strict: bool) -> None:
