@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import yaml
 
 from sim.errors import ConfigError
 from sim.results import STAGE_COLUMNS, read_records
+from sim.schema import load_yaml_mapping
 
 STAGE_LABELS = {"device_wait_ms": "device wait", "device_ms": "device compute", "uplink_wait_ms": "uplink wait",
                 "uplink_ms": "uplink transfer", "edge_wait_ms": "edge wait", "edge_ms": "edge compute",
@@ -36,12 +36,8 @@ def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]
         if not (folder / n).is_file():
             raise ConfigError(folder / n, "(results folder)", str(folder),
                               "missing; run 'aecnn-sim run' or 'sweep' first")
-    try:
-        sc = yaml.safe_load((folder / "scenario.resolved.yaml").read_bytes().decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ConfigError(folder / "scenario.resolved.yaml", "(file)", str(e).splitlines()[0],
-                          "is not valid YAML; rerun the scenario") from None
-    if not isinstance(sc, dict) or not isinstance(sc.get("tasks"), dict) or "deadline_ms" not in sc["tasks"]:
+    sc = load_yaml_mapping(folder / "scenario.resolved.yaml", "scenario keys")
+    if not isinstance(sc.get("tasks"), dict) or "deadline_ms" not in sc["tasks"]:
         raise ConfigError(folder / "scenario.resolved.yaml", "tasks.deadline_ms", None,
                           "missing: not a resolved scenario; rerun the scenario")
     frames = []
