@@ -62,8 +62,10 @@ class BlockFading(SnrProcess):
     KEEP = 32
 
     def __init__(self, mean_snr_db: float, coherence_s: float, key: tuple[int, int],
-                 k_factor: float | None = None) -> None:
+                 k_factor: float | None = None, keep: int | None = None) -> None:
         self.mean_lin, self.tc, self.k = 10 ** (mean_snr_db / 10), coherence_s, k_factor
+        if keep is not None:
+            self.KEEP = keep
         self.key = np.array([key[0], key[1] if len(key) > 1 else 0], dtype=np.uint64)
         self._bits = np.random.Philox(key=self.key)
         self._gen = np.random.Generator(self._bits)
@@ -138,10 +140,15 @@ class GilbertElliott(SnrProcess):
 
 
 class TraceSnr(SnrProcess):
-    """Replay of a CSV trace with columns time_s, snr_db; held at the last value after the end."""
+    """Replay of a CSV trace with columns time_s, snr_db; held at the last value after the end.
 
-    def __init__(self, path: str | Path) -> None:
+    ``offset_db`` is added to every value (a device group's SNR offset or path loss).
+    """
+
+    def __init__(self, path: str | Path, offset_db: float = 0.0) -> None:
         self.t, self.snr = read_snr_trace(path)
+        if offset_db:
+            self.snr = self.snr + offset_db
 
     def segment(self, t: float) -> tuple[float, float]:
         i = max(int(np.searchsorted(self.t, t, side="right")) - 1, 0)
@@ -149,17 +156,28 @@ class TraceSnr(SnrProcess):
         return float(self.snr[i]), end
 
 
-def make_snr_process(ch: Channel, seed: int) -> SnrProcess:
-    """The SNR process a scenario's channel describes, for one seed."""
+def make_snr_process(ch: Channel, seed: int, device: int = 0, mean_snr_db: float | None = None,
+                     keep: int | None = None) -> SnrProcess:
+    """The SNR process a scenario's channel describes, for one seed and one device.
+
+    Each device's fading is its own, drawn from a stream keyed by (seed, device): independent
+    across devices, the same for every scheme and policy. Device 0's stream is the one a
+    single-device scenario has always used. With ``fading.shared`` every device gets device 0's
+    realization (co-located devices). ``mean_snr_db`` (default ``ch.snr_db``) is the device's
+    mean SNR; a trace is shifted by its difference from ``ch.snr_db``.
+    """
     f: Fading = ch.fading
-    rng = rng_for(seed, 1)
+    mean = ch.snr_db if mean_snr_db is None else mean_snr_db
+    d = 0 if f.shared else device
     if f.model == "none":
-        return StaticSnr(ch.snr_db)
+        return StaticSnr(mean)
     if f.model in ("rayleigh", "rician"):
-        return BlockFading(ch.snr_db, f.coherence_ms / 1e3, (seed, 1), f.k_factor if f.model == "rician" else None)
+        return BlockFading(mean, f.coherence_ms / 1e3, (seed, 1 + (d << 16)),
+                           f.k_factor if f.model == "rician" else None, keep)
     if f.model == "gilbert-elliott":
-        return GilbertElliott(ch.snr_db, f.bad_offset_db, f.good_mean_ms / 1e3, f.bad_mean_ms / 1e3, rng)
-    return TraceSnr(f.trace)
+        rng = rng_for(seed, 1) if d == 0 else rng_for(seed, 1, d)
+        return GilbertElliott(mean, f.bad_offset_db, f.good_mean_ms / 1e3, f.bad_mean_ms / 1e3, rng)
+    return TraceSnr(f.trace, mean - ch.snr_db)
 
 
 class RateModel:
@@ -236,7 +254,7 @@ class Link:
         got = self._rates.get(c)
         if got is None:
             got = self._rates[c] = self.rate.rates_of_linear(self.snr.chunk_lin(c))
-            if len(self._rates) > BlockFading.KEEP:
+            if len(self._rates) > self.snr.KEEP:
                 self._rates.pop(next(iter(self._rates)))
         return got
 

@@ -6,18 +6,20 @@ schemes of one seed see the same arrivals, images and channel.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import simpy
 
-from sim.channel import Link, RateModel, make_snr_process, packets, rng_for
-from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, RoundRobinUplink
+from sim.channel import Link, RateModel, _mix, make_snr_process, packets, rng_for, uniform
+from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, LoadReport, RoundRobinUplink
+from sim.policies import Context, Fixed, Observation, Option, Policy, policy_class
 from sim.preflight import check_schemes
-from sim.profile import Profile, SchemeSpec
-from sim.records import RECORD_FIELDS  # noqa: F401  (re-exported: the record layout)
-from sim.scenario import Arrival, Scenario
+from sim.profile import Profile
+from sim.records import RECORD_FIELDS  # (re-exported: the record layout)
+from sim.scenario import Arrival, PolicySpec, Scenario
 from sim.tables import read_arrival_trace
 
 
@@ -26,7 +28,7 @@ def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, see
     rng = rng_for(seed, 2, device)
     limit = count if count is not None else math.inf
     if arr.process == "trace":
-        t = read_arrival_trace(arr.trace)
+        t = read_arrival_trace(arr.trace, device=device)
     else:
         n = count if count is not None else None
         if arr.process == "periodic":
@@ -52,87 +54,227 @@ class Result:
     horizon_s: float
     busy_s: dict[str, float]
     capacity: dict[str, int]
+    extra: dict[str, int] = dataclasses.field(default_factory=dict)  # the oracle's bound counts
 
     def utilization(self) -> dict[str, float]:
         h = max(self.horizon_s, 1e-12)
         return {k: self.busy_s[k] / (self.capacity[k] * h) for k in self.busy_s}
 
 
-class Simulation:
-    """Builds the nodes of a scenario for one scheme and one seed, and runs its tasks."""
+class _Scheme:
+    """A scheme as one simulation runs it: its spec, times and batching kind."""
 
-    def __init__(self, sc: Scenario, profile: Profile, scheme: str, seed: int, lindley: bool | None = None,
-                 sink: list | None = None) -> None:
-        check_schemes(sc, profile, (scheme,))
+    def __init__(self, sim: Simulation, name: str) -> None:
+        sc, profile = sim.sc, sim.profile
+        self.name, self.spec = name, profile.schemes[name]
+        self.local = self.spec.kind == "local"
+        self.device_s = tuple(profile.stage_time_ms(self.spec.device_stages, g.hardware, 1) / 1e3 / g.speed
+                              for g in sc.groups)
+        self.kind = tuple(self.spec.edge_stages)  # the edge batches only jobs of one kind
+        self.payload = self.spec.payload_bytes
+        self.correct = self.spec.correct
+
+
+class Simulation:
+    """Builds the nodes of a scenario for one entry of ``schemes`` and one seed, and runs its tasks.
+
+    ``arm`` is a scheme name (the fixed policy), a :class:`PolicySpec`, or a policy object (the
+    Python API, the Gymnasium environment). Each task's scheme is chosen at its arrival.
+    """
+
+    def __init__(self, sc: Scenario, profile: Profile, arm: str | PolicySpec | Policy, seed: int,
+                 lindley: bool | None = None, sink: list | None = None) -> None:
         self.sc, self.profile, self.seed = sc, profile, seed
-        self.spec: SchemeSpec = profile.schemes[scheme]
         self.env = env = simpy.Environment()
-        self.link = Link(make_snr_process(sc.channel, seed), RateModel(sc.channel.rate, sc.channel.bandwidth_hz))
+        ch, n = sc.channel, sc.n_devices
+        self.group = np.repeat(np.arange(len(sc.groups)), [g.count for g in sc.groups])
+        rate = RateModel(ch.rate, ch.bandwidth_hz)
+        keep = None if n <= 8 else max(2, 256 // n)  # chunks each device's fading keeps in memory
+        if ch.fading.shared:  # one realisation: one link per group (groups differ in mean SNR only)
+            per_group = [Link(make_snr_process(ch, seed, 0, sc.mean_snr_db(g)), rate) for g in range(len(sc.groups))]
+            self.links = [per_group[g] for g in self.group]
+        else:
+            self.links = [Link(make_snr_process(ch, seed, d, sc.mean_snr_db(int(self.group[d])), keep), rate)
+                          for d in range(n)]
+        self.link = self.links[0]
         # Lindley's recursion replaces SimPy resources where no task leaves a queue early
         fast = sc.tasks.on_deadline == "finish" if lindley is None else lindley
-        self.cpus = [Cpu(env, fast) for _ in range(sc.devices.count)]
-        ch = sc.channel
-        self.uplink = (FifoUplink(env, self.link, fast) if ch.sharing == "fifo"
-                       else RoundRobinUplink(env, self.link, sc.devices.count))
+        self.cpus = [Cpu(env, fast) for _ in range(n)]
+        self.uplink = FifoUplink(env, self.links, fast) if ch.sharing == "fifo" else RoundRobinUplink(env, self.links)
         e = sc.edge
-        self.edge_hw, self.dev_hw = e.hardware, sc.devices.hardware
-        self._edge_cache: dict[int, float] = {}
+        self._edge_cache: dict[tuple, float] = {}
         # without early leavers or batching, the edge queue is Lindley's too: one event per task there
         self.fast_edge = fast and e.batching.max_batch == 1
         self.edge = FifoEdge(env, e.gpus, self._edge_seconds) if self.fast_edge else \
             EdgeServer(env, e.gpus, e.batching.max_batch, e.batching.max_wait_ms / 1e3, self._edge_seconds)
         self.prop_in_uplink = fast and ch.sharing == "fifo"  # the Lindley uplink adds propagation to its wait
-        self.device_s = profile.stage_time_ms(self.spec.device_stages, self.dev_hw, 1) / 1e3 / sc.devices.speed
         self.downlink_s = ch.downlink.result_bytes * 8 / ch.downlink.rate_bps
         self.prop_s = ch.propagation_ms / 1e3
         self.records = [] if sink is None else sink
         self.last_activity = 0.0
+        self._schemes: dict[str, _Scheme] = {}
+        self.policy, self.arm = self._policy(arm)
+        self.options = tuple(self.policy.ctx.options)
+        self.wants_load = self.arm.load_delay_ms is not None or getattr(self.policy, "wants_load", False)
+        self.load_delay_s = (self.arm.load_delay_ms or 0.0) / 1e3
+        self.up_load = LoadReport() if self.wants_load else None
+        self.edge_load = LoadReport() if self.wants_load else None
+        self.bound_hits = self.bound_correct = 0  # the clairvoyant bound (oracle only)
+        self.feedback = type(self.policy).observe is not Policy.observe
+        self.external = getattr(self.policy, "external", False)  # decided outside (the Gymnasium environment)
 
-    def _edge_seconds(self, batch: int) -> float:
-        t = self._edge_cache.get(batch)
+    # -- schemes and policies ------------------------------------------------------------------
+
+    def timed_schemes(self) -> list[str]:
+        """The profile's schemes with latencies for every device group's hardware and the edge's."""
+        out = []
+        for name, spec in self.profile.schemes.items():
+            hws = [(g.hardware, spec.device_stages) for g in self.sc.groups]
+            hws.append((self.sc.edge.hardware, spec.edge_stages))
+            if all(hw in self.profile.stages[s]["latency_ms"] for hw, stages in hws for s in stages):
+                out.append(name)
+        return out
+
+    def scheme(self, name: str) -> _Scheme:
+        got = self._schemes.get(name)
+        if got is None:
+            got = self._schemes[name] = _Scheme(self, name)
+        return got
+
+    def _policy(self, arm) -> tuple[Policy, PolicySpec]:
+        sc = self.sc
+        if isinstance(arm, Policy) or (not isinstance(arm, (str, PolicySpec)) and hasattr(arm, "choose")):
+            spec = getattr(arm, "ctx", None) and arm.ctx.spec
+            return arm, spec or PolicySpec(policy="fixed", scheme="(api)")
+        spec = PolicySpec(policy="fixed", scheme=arm) if isinstance(arm, str) else arm
+        options = tuple(spec.options) or (
+            (spec.scheme,) if spec.policy == "fixed" else
+            tuple(dict.fromkeys(r.scheme for r in spec.thresholds)) if spec.policy == "snr-threshold" else
+            tuple(self.timed_schemes()))
+        check_schemes(sc, self.profile, options)
+        ctx = self.context(spec, options)
+        return policy_class(spec, sc.source)(ctx), spec
+
+    def context(self, spec: PolicySpec, options: tuple[str, ...]) -> Context:
+        """What a policy is built with (see :class:`sim.policies.Context`)."""
+        ch, info = self.sc.channel, {}
+        for name in options:
+            s, spec_ = self.scheme(name), self.profile.schemes[name]
+            mean = float(np.mean(s.payload)) if len(s.payload) and not s.local else 0.0
+            bits = 0.0 if s.local else 8.0 * float(np.mean([packets(b, ch)[1] for b in s.payload[:2000]]))
+            info[name] = Option(name, spec_.kind, float(np.mean(s.correct)), mean, bits, s.device_s,
+                                0.0 if s.local else self._edge_seconds(1, s.kind))
+        r = ch.rate
+        tries = 1.0
+        if r.model == "cqi" and r.bler > 0:  # mean of min(geometric, max_harq + 1) transmissions
+            tries = sum(r.bler ** i for i in range(r.max_harq + 1))
+        return Context(spec, options, info, self.sc.tasks.deadline_ms / 1e3, self.sc.edge.batching.max_batch,
+                       self.downlink_s, self.prop_s, tries, self.link.rate.rate_bps, self.seed)
+
+    def _edge_seconds(self, batch: int, kind: tuple = ()) -> float:
+        t = self._edge_cache.get((batch, kind))
         if t is None:
-            t = self.profile.stage_time_ms(self.spec.edge_stages, self.edge_hw, batch) / 1e3 / self.sc.edge.speed
-            self._edge_cache[batch] = t
+            t = self.profile.stage_time_ms(kind, self.sc.edge.hardware, batch) / 1e3 / self.sc.edge.speed
+            self._edge_cache[(batch, kind)] = t
         return t
 
+    # -- running -------------------------------------------------------------------------------
+
     def run(self) -> Result:
+        self.start()
+        self.env.run()
+        return self.result()
+
+    def start(self) -> None:
+        """Start every device's task source (``run`` does it; the Gymnasium environment steps)."""
         sc, t = self.sc, self.sc.tasks
-        for d in range(sc.devices.count):
-            times = arrival_times(t.arrival, t.count, t.duration_s, self.seed, d)
+        for d in range(sc.n_devices):
+            times = arrival_times(sc.arrival_of(int(self.group[d])), t.count, t.duration_s, self.seed, d)
             images = rng_for(self.seed, 3, d).integers(0, self.profile.n_samples, len(times))
             self.env.process(self._source(d, times, images))
-        self.env.run()
-        horizon = self.last_activity
+
+    def result(self) -> Result:
+        sc = self.sc
         busy = {"device": sum(c.busy_s for c in self.cpus), "uplink": self.uplink.busy_s, "edge": self.edge.busy_s}
-        cap = {"device": sc.devices.count, "uplink": 1, "edge": sc.edge.gpus}
-        return Result(self.records, horizon, busy, cap)
+        cap = {"device": sc.n_devices, "uplink": 1, "edge": sc.edge.gpus}
+        extra = {}
+        if getattr(self.policy, "clairvoyant", False):
+            extra = {"bound_hits": self.bound_hits, "bound_correct": self.bound_correct}
+        return Result(self.records, self.last_activity, busy, cap, extra)
+
+    def observe(self, device: int, k: int, img: int) -> Observation:
+        """What ``device`` knows as its task ``k`` arrives (see :class:`sim.policies.Observation`)."""
+        now, arm = self.env.now, self.arm
+        when = max(0.0, now - arm.snr_age_ms / 1e3)
+        snr = self.links[device].snr.segment(when)[0]
+        if arm.snr_error_db:
+            key = _mix(_mix(_mix(self.seed ^ 0x534E_5245) ^ device) ^ k)  # "SNRE": the same error for every policy
+            u1, u2 = uniform(key, 0), uniform(key, 1)
+            snr += arm.snr_error_db * math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+        up = edge = None
+        if self.wants_load:
+            up, edge = self.up_load.at(now - self.load_delay_s), self.edge_load.at(now - self.load_delay_s)
+        truth = _Truth(self, device, k, img) if getattr(self.policy, "clairvoyant", False) else None
+        return Observation(now, device, int(self.group[device]), k, self.sc.tasks.deadline_ms / 1e3,
+                           self.cpus[device].backlog_s(), snr, when, up, edge, truth)
 
     def _source(self, device: int, times: np.ndarray, images: np.ndarray):
-        env = self.env
+        env, fixed = self.env, isinstance(self.policy, Fixed)
         for k, (ta, img) in enumerate(zip(times, images)):
             if ta > env.now:
                 yield env.timeout(ta - env.now)
-            proc = env.process(self._task(device, k, int(img)))
+            if fixed:
+                choice = self.policy.scheme
+            else:
+                obs = self.observe(device, k, int(img))
+                if self.external:
+                    ev = env.event()
+                    self.policy.pending.append((obs, ev))
+                    choice = yield ev
+                else:
+                    choice = self.policy.choose(obs)
+                if choice not in self.options:
+                    raise ValueError(f"policy {self.arm.label} chose {choice!r}, not one of its options {self.options}")
+                if obs.truth is not None:
+                    self._bound(obs.truth)
+            proc = env.process(self._task(device, k, int(img), self.scheme(choice)))
             if self.sc.tasks.on_deadline == "drop":
                 env.timeout(self.sc.tasks.deadline_ms / 1e3).callbacks.append(
                     lambda _ev, p=proc: p.interrupt("deadline") if p.is_alive else None)
 
-    def _task(self, device: int, k: int, img: int):
-        env, spec, ch = self.env, self.spec, self.sc.channel
+    def _bound(self, truth: _Truth) -> None:
+        dl = self.sc.tasks.deadline_ms / 1e3
+        on_time = [n for n in self.timed_schemes_cached() if truth.alone_s(n) <= dl + 1e-12]
+        self.bound_hits += bool(on_time)
+        self.bound_correct += any(truth.correct(n) for n in on_time)
+
+    def timed_schemes_cached(self) -> list[str]:
+        if not hasattr(self, "_timed"):
+            self._timed = self.timed_schemes()
+        return self._timed
+
+    def _task(self, device: int, k: int, img: int, sch: _Scheme):
+        env, ch = self.env, self.sc.channel
         arrival, times, status = env.now, {}, "done"
-        nbytes = int(spec.payload_bytes[img]) if spec.kind != "local" else 0
-        n_pk = packets(nbytes, ch)[0] if spec.kind != "local" else 0
+        nbytes = int(sch.payload[img]) if not sch.local else 0
+        n_pk = packets(nbytes, ch)[0] if not sch.local else 0
         batch, down, prop = 0, 0.0, 0.0
         try:
-            yield from self.cpus[device].compute(self.device_s, times)
-            if spec.kind != "local":
+            yield from self.cpus[device].compute(sch.device_s[self.group[device]], times)
+            if not sch.local:
                 per = ch.mtu_bytes - ch.header_bytes
                 sizes = [min(per, nbytes - i * per) + ch.header_bytes for i in range(n_pk)]
                 tries, ok = self.link.rate.attempts(n_pk, self.seed, device, k)
                 bits = [8.0 * s for s, n in zip(sizes, tries) for _ in range(n)]
                 merged = self.prop_in_uplink and ok
-                sent = yield from (self.uplink.transmit(device, bits, times, self.prop_s) if merged
-                                   else self.uplink.transmit(device, bits, times))
+                if self.up_load is not None:
+                    self.up_load.change(env.now, 1)
+                try:
+                    sent = yield from (self.uplink.transmit(device, bits, times, self.prop_s) if merged
+                                       else self.uplink.transmit(device, bits, times))
+                finally:
+                    if self.up_load is not None:
+                        self.up_load.change(env.now - (self.prop_s if merged else 0.0), -1)
                 if not sent:
                     status = "outage"
                 elif not ok:
@@ -140,37 +282,112 @@ class Simulation:
                 else:
                     if not merged:
                         yield env.timeout(self.prop_s)
+                    if self.edge_load is not None:
+                        self.edge_load.change(env.now, 1)
                     if self.fast_edge:
-                        batch, edge_s = self.edge.schedule(times)
+                        batch, edge_s = self.edge.schedule(times, sch.kind)
+                        if self.edge_load is not None:
+                            self.edge_load.change(env.now + edge_s, -1)
                         yield env.timeout(edge_s + self.downlink_s + self.prop_s)
                     else:
-                        batch = yield from self.edge.infer(times)
+                        try:
+                            batch = yield from self.edge.infer(times, sch.kind)
+                        finally:
+                            if self.edge_load is not None:
+                                self.edge_load.change(env.now, -1)
                         yield env.timeout(self.downlink_s + self.prop_s)
                     down, prop = self.downlink_s, 2 * self.prop_s
         except simpy.Interrupt:
             status = "dropped"
         air = int(times.get("uplink_bits", 0.0) // 8)  # bytes that went on the air, headers and resends included
-        self._record(device, k, img, arrival, nbytes, air, times, batch, down, prop, status)
+        self._record(device, k, img, arrival, nbytes, air, times, batch, down, prop, status, sch)
 
-    def _record(self, device, k, img, arrival, nbytes, air, times, batch, down, prop, status) -> None:
+    def _record(self, device, k, img, arrival, nbytes, air, times, batch, down, prop, status, sch) -> None:
         env, dl = self.env, self.sc.tasks.deadline_ms
         self.last_activity = max(self.last_activity, env.now)
         done = status == "done"
         latency = (env.now - arrival) * 1e3 if done else math.nan
         met = bool(done and latency <= dl + 1e-9)
         ms = {k2: v * 1e3 for k2, v in times.items()}
-        self.records.append((
+        rec = (
             device, k, arrival * 1e3, img, int(self.profile.labels[img]), nbytes, air,
             ms.get("device_wait", 0.0), ms.get("device_work", 0.0), ms.get("uplink_wait", 0.0),
             ms.get("uplink_work", 0.0), ms.get("edge_wait", 0.0), ms.get("edge_work", 0.0), batch,
             down * 1e3, prop * 1e3, env.now * 1e3 if done else math.nan, latency, dl, status, met,
-            bool(self.spec.correct[img]),
-        ))
+            bool(sch.correct[img]), self.group_label(device), sch.name,
+        )
+        self.records.append(rec)
+        if self.feedback:
+            self.policy.observe(dict(zip(RECORD_FIELDS, rec)))
+
+    def group_label(self, device: int) -> str:
+        g = int(self.group[device])
+        return self.sc.groups[g].name or f"g{g}"
 
 
-def simulate(sc: Scenario, profile: Profile, scheme: str, seed: int, lindley: bool | None = None,
-             sink: list | None = None) -> Result:
-    """Run one scheme of a scenario with one seed.
+class _Truth:
+    """What the oracle is told of one task (:class:`sim.policies.Truth`), from the simulation's state."""
+
+    def __init__(self, sim: Simulation, device: int, k: int, img: int) -> None:
+        self.sim, self.device, self.k, self.img = sim, device, k, img
+        self._done: dict[str, float] = {}
+
+    def correct(self, option: str) -> bool:
+        return bool(self.sim.scheme(option).correct[self.img])
+
+    def _upload(self, sch: _Scheme, start: float) -> float:
+        """Seconds of the upload from ``start`` with this task's HARQ draws (inf if lost)."""
+        sim, ch = self.sim, self.sim.sc.channel
+        nbytes = int(sch.payload[self.img])
+        n_pk = packets(nbytes, ch)[0]
+        per = ch.mtu_bytes - ch.header_bytes
+        tries, ok = sim.link.rate.attempts(n_pk, sim.seed, self.device, self.k)
+        if not ok:
+            return math.inf
+        bits = sum(8.0 * (min(per, nbytes - i * per) + ch.header_bytes) * n for i, n in enumerate(tries))
+        return sim.links[self.device].transfer_time(start, bits)
+
+    def _finish(self, sch: _Scheme, dev_start: float, queues: bool) -> float:
+        sim, now = self.sim, self.sim.env.now
+        dev_end = dev_start + sch.device_s[sim.group[self.device]]
+        if sch.local:
+            return dev_end - now
+        up_start = dev_end
+        if queues and isinstance(sim.uplink, FifoUplink) and sim.uplink.lindley:
+            up_start = max(dev_end, sim.uplink.free_at)
+        up = self._upload(sch, up_start)
+        at_edge = up_start + up + sim.prop_s
+        if queues:
+            edge_s = sim._edge_seconds(1, sch.kind)
+            if isinstance(sim.edge, FifoEdge):
+                at_edge = max(at_edge, min(sim.edge.free_at))
+        else:  # alone: no wait, the fastest batch time this edge can give
+            edge_s = min(sim._edge_seconds(b, sch.kind) for b in range(1, sim.sc.edge.batching.max_batch + 1))
+        return at_edge + edge_s + sim.downlink_s + sim.prop_s - now
+
+    def completion_s(self, option: str) -> float:
+        got = self._done.get(option)
+        if got is None:
+            sim = self.sim
+            cpu = sim.cpus[self.device]
+            got = self._done[option] = self._finish(sim.scheme(option), sim.env.now + cpu.backlog_s(), True)
+        return got
+
+    def alone_s(self, option: str) -> float:
+        """The task's latency with ``option`` if nothing else were in the system: a lower bound of
+        its latency under any policy (see :class:`sim.policies.Oracle`)."""
+        return self._finish(self.sim.scheme(option), self.sim.env.now, False)
+
+    def shared_s(self, option: str) -> float:
+        sch = self.sim.scheme(option)
+        if sch.local:
+            return 0.0
+        return self._upload(sch, self.sim.env.now) + self.sim._edge_seconds(1, sch.kind)
+
+
+def simulate(sc: Scenario, profile: Profile, scheme: str | PolicySpec | Policy, seed: int,
+             lindley: bool | None = None, sink: list | None = None) -> Result:
+    """Run one entry of a scenario's ``schemes`` (a scheme name or a policy) with one seed.
 
     Records go to a list in memory, or to ``sink`` (a ``records.ParquetSink`` streams them to
     disk); ``lindley`` forces the queue method (tests).

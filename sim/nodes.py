@@ -29,6 +29,15 @@ class Cpu:
     def __init__(self, env: simpy.Environment, lindley: bool = False) -> None:
         self.env, self.res, self.busy_s = env, simpy.Resource(env, capacity=1), 0.0
         self.lindley, self.free_at = lindley, 0.0
+        self.queued_s, self.running_until = 0.0, 0.0  # work waiting, end of the task running (resource mode)
+
+    def backlog_s(self) -> float:
+        """Seconds of work the device holds now (queued and the rest of the running task): what
+        it knows of its own queue when a new task arrives."""
+        now = self.env.now
+        if self.lindley:
+            return max(0.0, self.free_at - now)
+        return self.queued_s + max(0.0, self.running_until - now)
 
     def compute(self, seconds: float, times: dict):
         """Wait for the CPU, then work ``seconds``; writes wait and work into ``times``."""
@@ -40,22 +49,35 @@ class Cpu:
             times["device_wait"], times["device_work"] = start - t0, seconds
             yield self.env.timeout(self.free_at - t0)
             return
-        with self.res.request() as req:
-            yield req
-            times["device_wait"] = self.env.now - t0
-            start = self.env.now
-            try:
-                yield self.env.timeout(seconds)
-            finally:
-                self.busy_s += self.env.now - start
-                times["device_work"] = self.env.now - start
+        self.queued_s += seconds
+        started = False
+        try:
+            with self.res.request() as req:
+                yield req
+                self.queued_s -= seconds
+                started = True
+                times["device_wait"] = self.env.now - t0
+                start = self.env.now
+                self.running_until = start + seconds
+                try:
+                    yield self.env.timeout(seconds)
+                finally:
+                    self.busy_s += self.env.now - start
+                    times["device_work"] = self.env.now - start
+                    self.running_until = self.env.now
+        finally:
+            if not started:  # dropped while queued
+                self.queued_s -= seconds
 
 
 class FifoUplink:
-    """The shared uplink, one payload at a time in order of request (Lindley's recursion as for Cpu)."""
+    """The shared uplink, one payload at a time in order of request (Lindley's recursion as for Cpu).
 
-    def __init__(self, env: simpy.Environment, link: Link, lindley: bool = False) -> None:
-        self.env, self.link, self.busy_s = env, link, 0.0
+    ``links[d]`` is device d's channel: the payload of device d goes at d's rate.
+    """
+
+    def __init__(self, env: simpy.Environment, links: list[Link], lindley: bool = False) -> None:
+        self.env, self.links, self.busy_s = env, links, 0.0
         self.res = simpy.Resource(env, capacity=1)
         self.lindley, self.free_at = lindley, 0.0
 
@@ -67,10 +89,11 @@ class FifoUplink:
         """
         t0 = self.env.now
         total = sum(packet_bits)
+        link = self.links[device]
         times["uplink_bits"] = 0.0
         if self.lindley:
             start = max(t0, self.free_at)
-            dt = self.link.transfer_time(start, total)
+            dt = link.transfer_time(start, total)
             times["uplink_wait"] = start - t0
             if math.isinf(dt):
                 times["uplink_work"] = 0.0
@@ -84,7 +107,7 @@ class FifoUplink:
             yield req
             times["uplink_wait"] = self.env.now - t0
             start = self.env.now
-            dt = self.link.transfer_time(start, total)
+            dt = link.transfer_time(start, total)
             if math.isinf(dt):  # the rate never allows it (outage for good): give up at once
                 times["uplink_work"] = 0.0
                 return False
@@ -94,7 +117,7 @@ class FifoUplink:
                 self.busy_s += self.env.now - start
                 times["uplink_work"] = self.env.now - start
                 times["uplink_bits"] = total if self.env.now >= start + dt else \
-                    min(total, self.link.bits_between(start, self.env.now))
+                    min(total, link.bits_between(start, self.env.now))
         return True
 
 
@@ -116,9 +139,9 @@ class RoundRobinUplink:
     so each packet costs O(1) however many devices are idle.
     """
 
-    def __init__(self, env: simpy.Environment, link: Link, devices: int) -> None:
-        self.env, self.link, self.busy_s = env, link, 0.0
-        self.queues: list[deque[_Flow]] = [deque() for _ in range(devices)]
+    def __init__(self, env: simpy.Environment, links: list[Link]) -> None:
+        self.env, self.links, self.busy_s = env, links, 0.0
+        self.queues: list[deque[_Flow]] = [deque() for _ in range(len(links))]
         self.active: list[int] = []  # devices with flows, ascending
         self.wakeup = env.event()
         self.turn = 0  # the device whose turn comes next
@@ -172,7 +195,7 @@ class RoundRobinUplink:
             if flow.first is None:
                 flow.first = self.env.now
             bits = flow.packets.popleft()
-            dt = self.link.transfer_time(self.env.now, bits)
+            dt = self.links[flow.device].transfer_time(self.env.now, bits)
             if math.isinf(dt):  # outage for good: this flow can never finish
                 flow.ok = False
                 flow.packets.clear()
@@ -196,6 +219,8 @@ class Job:
     done: simpy.Event
     submitted: float
     times: dict
+    kind: object = None  # jobs batch together only with jobs of their kind (the same edge stages)
+    seq: int = 0
     cancelled: bool = False
     queued: bool = True
     batch: int = field(default=0)
@@ -211,30 +236,39 @@ class _Run:
 
 
 class EdgeServer:
-    """GPUs serving a FIFO queue, with optional dynamic batching (max batch, max wait).
+    """GPUs serving FIFO queues, one per kind of job, with optional dynamic batching (max batch, max wait).
 
-    A GPU that finds fewer than ``max_batch`` jobs waits until the batch is full or the oldest job
-    *still queued* has waited ``max_wait``; a batch runs as one kernel for ``batch_seconds(n)``.
-    A dropped job leaves the queue at once; a running batch all of whose jobs were dropped is
-    stopped at once (its GPU is free), one with a job still wanted runs to its end.
+    Jobs of one kind run the same edge stages and only they batch together. A free GPU takes the
+    kind with a full batch (``max_batch`` live jobs) whose oldest job is oldest; if no kind is
+    full, the kind of the oldest job, once that job (the oldest *still queued*) has waited
+    ``max_wait``; meanwhile it waits. A batch runs as one kernel for ``batch_seconds(n, kind)``.
+    A dropped job leaves its queue at once; a running batch all of whose jobs were dropped is
+    stopped at once (its GPU is free), one with a job still wanted runs to its end. With one kind
+    this is one FIFO queue.
     """
 
     def __init__(self, env: simpy.Environment, gpus: int, max_batch: int, max_wait_s: float,
-                 batch_seconds: Callable[[int], float]) -> None:
+                 batch_seconds: Callable[..., float]) -> None:
         self.env, self.max_batch, self.max_wait = env, max_batch, max_wait_s
         self.batch_seconds = batch_seconds
-        self.queue: deque[Job] = deque()
-        self.live = 0  # queued jobs not dropped
+        self.queues: dict[object, deque[Job]] = {}
+        self.live: dict[object, int] = {}  # per kind: queued jobs not dropped
+        self.seq = 0
         self.arrived = env.event()
         self.busy_s, self.gpus = 0.0, gpus
         for _ in range(gpus):
             env.process(self._worker())
 
-    def infer(self, times: dict):
+    def infer(self, times: dict, kind: object = None):
         """Queue a job and wait until its batch has run."""
-        job = Job(self.env.event(), self.env.now, times)
-        self.queue.append(job)
-        self.live += 1
+        self.seq += 1
+        job = Job(self.env.event(), self.env.now, times, kind, self.seq)
+        q = self.queues.get(kind)
+        if q is None:
+            q = self.queues[kind] = deque()
+            self.live[kind] = 0
+        q.append(job)
+        self.live[kind] += 1
         if not self.arrived.triggered:
             self.arrived.succeed()
         try:
@@ -248,16 +282,26 @@ class EdgeServer:
             return
         job.cancelled = True
         if job.queued:
-            self.live -= 1
+            self.live[job.kind] -= 1
         elif job.run is not None and not job.done.triggered:
             job.run.live -= 1
             if job.run.live == 0 and not job.run.stop.triggered:
                 job.run.stop.succeed()
 
     def _head(self) -> Job | None:
-        while self.queue and self.queue[0].cancelled:
-            self.queue.popleft()
-        return self.queue[0] if self.queue else None
+        """The job the next batch is built around (see the class), or None if no job waits."""
+        best = full = None
+        for q in self.queues.values():
+            while q and q[0].cancelled:
+                q.popleft()
+            if not q:
+                continue
+            h = q[0]
+            if best is None or h.seq < best.seq:
+                best = h
+            if self.live[h.kind] >= self.max_batch and (full is None or h.seq < full.seq):
+                full = h
+        return full or best
 
     def _wait_arrival(self):
         if self.arrived.triggered:
@@ -271,27 +315,28 @@ class EdgeServer:
             if head is None:
                 yield self._wait_arrival()
                 continue
-            if self.max_batch > 1 and self.max_wait > 0 and self.live < self.max_batch:
+            kind = head.kind
+            if self.max_batch > 1 and self.max_wait > 0 and self.live[kind] < self.max_batch:
                 deadline = head.submitted + self.max_wait  # of the oldest job still queued, now
                 if env.now < deadline:
                     yield self._wait_arrival() | env.timeout(deadline - env.now)
                     continue  # look again: the queue may have grown, or lost its oldest job
-            batch = []
-            while self.queue and len(batch) < self.max_batch:
-                job = self.queue.popleft()
+            batch, q = [], self.queues[kind]
+            while q and len(batch) < self.max_batch:
+                job = q.popleft()
                 if not job.cancelled:
                     job.queued = False
-                    self.live -= 1
+                    self.live[kind] -= 1
                     batch.append(job)
-            yield from self._run(batch)
+            yield from self._run(batch, kind)
 
-    def _run(self, batch: list[Job]):
+    def _run(self, batch: list[Job], kind: object):
         env, start = self.env, self.env.now
         run = _Run(len(batch), env.event())
         for job in batch:
             job.times["edge_wait"] = start - job.submitted
             job.batch, job.run = len(batch), run
-        dt = self.batch_seconds(len(batch))
+        dt = self.batch_seconds(len(batch), kind)
         yield env.timeout(dt) | run.stop
         self.busy_s += env.now - start
         for job in batch:
@@ -309,15 +354,41 @@ class FifoEdge:
     the edge and returns (batch size, seconds until its result leaves the edge).
     """
 
-    def __init__(self, env: simpy.Environment, gpus: int, batch_seconds: Callable[[int], float]) -> None:
+    def __init__(self, env: simpy.Environment, gpus: int, batch_seconds: Callable[..., float]) -> None:
         self.env, self.busy_s = env, 0.0
         self.free_at = [0.0] * gpus  # a heap of the times each GPU is next free
-        self.seconds = batch_seconds(1)
+        self.batch_seconds = batch_seconds
 
-    def schedule(self, times: dict) -> tuple[int, float]:
+    def schedule(self, times: dict, kind: object = None) -> tuple[int, float]:
         t0 = self.env.now
+        seconds = self.batch_seconds(1, kind)
         start = max(t0, heapq.heappop(self.free_at))
-        heapq.heappush(self.free_at, start + self.seconds)
-        self.busy_s += self.seconds
-        times["edge_wait"], times["edge_work"] = start - t0, self.seconds
-        return 1, start + self.seconds - t0
+        heapq.heappush(self.free_at, start + seconds)
+        self.busy_s += seconds
+        times["edge_wait"], times["edge_work"] = start - t0, seconds
+        return 1, start + seconds - t0
+
+
+class LoadReport:
+    """How many jobs a resource holds, as a device learns it ``delay`` seconds late.
+
+    The engine adds +1 when a job enters the resource and -1 when it leaves (at a time that may
+    lie in the future, as Lindley's recursion knows it at once); :meth:`at` applies every change
+    up to the time asked. Times asked never go back, so changes are applied once and forgotten:
+    memory holds only the jobs in flight.
+    """
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[float, int, int]] = []  # (time, order, +1 or -1): a heap
+        self.value, self.n = 0, 0
+
+    def change(self, t: float, delta: int) -> None:
+        self.n += 1
+        heapq.heappush(self.changes, (t, self.n, delta))
+
+    def at(self, t: float) -> int:
+        """The count at time ``t`` (not before any time asked earlier)."""
+        ch = self.changes
+        while ch and ch[0][0] <= t:
+            self.value += heapq.heappop(ch)[2]
+        return self.value

@@ -43,27 +43,36 @@ class Estimate:
 
 
 def estimate(sc: Scenario) -> Estimate:
-    """Tasks, simulated time and channel segments of one simulation of ``sc``."""
-    t, arr = sc.tasks, sc.tasks.arrival
-    if arr.process == "trace":
-        times = tables.read_arrival_trace(arr.trace)
-        per_device = len(times) if t.count is None else min(t.count, len(times))
-        horizon = float(times[per_device - 1]) if per_device else 0.0
-        if t.duration_s is not None:
-            horizon = min(horizon, t.duration_s)
-    else:
-        rate = 1e3 / arr.period_ms if arr.process == "periodic" else arr.rate_per_s
-        per_device = t.count if t.count is not None else t.duration_s * rate
-        horizon = t.duration_s if t.duration_s is not None else per_device / rate
+    """Tasks, simulated time and channel segments of one simulation of ``sc`` (every device group)."""
+    t, tasks, horizon = sc.tasks, 0.0, 0.0
+    for gi, g in enumerate(sc.groups):
+        arr = sc.arrival_of(gi)
+        if arr.process == "trace":
+            devs = tables.arrival_trace_devices(arr.trace)
+            first = sum(g2.count for g2 in sc.groups[:gi])
+            counts = []
+            for d in range(first, first + g.count) if devs is not None else [None]:
+                times = tables.read_arrival_trace(arr.trace, device=d)
+                n = len(times) if t.count is None else min(t.count, len(times))
+                h = float(times[n - 1]) if n else 0.0
+                horizon = max(horizon, min(h, t.duration_s) if t.duration_s is not None else h)
+                counts.append(n)
+            tasks += sum(counts) if devs is not None else counts[0] * g.count
+        else:
+            rate = 1e3 / arr.period_ms if arr.process == "periodic" else arr.rate_per_s
+            per_device = t.count if t.count is not None else t.duration_s * rate
+            tasks += per_device * g.count
+            horizon = max(horizon, t.duration_s if t.duration_s is not None else per_device / rate)
     horizon += t.deadline_ms / 1e3
     f = sc.channel.fading
-    if f.model in ("rayleigh", "rician"):
+    channels = 1 if f.shared else sc.n_devices
+    if f.model in ("rayleigh", "rician"):  # at most the blocks the uplink's busy time spans, drawn lazily
         segments = horizon / (f.coherence_ms / 1e3)
     elif f.model == "gilbert-elliott":
-        segments = 2 * horizon / ((f.good_mean_ms + f.bad_mean_ms) / 1e3)
+        segments = 2 * horizon / ((f.good_mean_ms + f.bad_mean_ms) / 1e3) * channels
     else:
         segments = 0.0
-    return Estimate(per_device * sc.devices.count, horizon, segments)
+    return Estimate(tasks, horizon, segments)
 
 
 def memory_limit_bytes(workers: int = 1) -> float:
@@ -86,9 +95,9 @@ def check_budget(sc: Scenario, workers: int = 1) -> Estimate:
             key = "channel.fading.coherence_ms" if f.model in ("rayleigh", "rician") \
                 else "channel.fading.good_mean_ms"
             value = getattr(f, key.rsplit(".", 1)[1])
-        elif sc.devices.count > 1 and (est.tasks / sc.devices.count) * BYTES_PER_TASK <= limit \
-                and (est.tasks / sc.devices.count) * EVENTS_PER_TASK <= MAX_EVENTS:
-            key, value = "devices.count", sc.devices.count  # one device's tasks would fit: the devices are too many
+        elif sc.n_devices > 1 and (est.tasks / sc.n_devices) * BYTES_PER_TASK <= limit \
+                and (est.tasks / sc.n_devices) * EVENTS_PER_TASK <= MAX_EVENTS:
+            key, value = "devices.count", sc.n_devices  # one device's tasks would fit: the devices are too many
         else:
             key = "tasks.count" if sc.tasks.count is not None else "tasks.duration_s"
             value = getattr(sc.tasks, key.rsplit(".", 1)[1])
@@ -101,11 +110,20 @@ def check_budget(sc: Scenario, workers: int = 1) -> Estimate:
 
 
 def check_point(sc: Scenario, force: bool = False, workers: int = 1) -> Profile:
-    """Check one point: its profile, schemes, hardware keys, traces and (unless ``force``) its size."""
+    """Check one point: its profile, schemes and policies, hardware keys, traces and (unless
+    ``force``) its size."""
     profile = load_profile(sc.profile)
-    check_schemes(sc, profile, sc.schemes)
-    if sc.tasks.arrival.process == "trace":
-        tables.read_arrival_trace(sc.tasks.arrival.trace)
+    names = []
+    for i, arm in enumerate(sc.arms):
+        names += [n for n in (arm.scheme, *arm.options, *(r.scheme for r in arm.thresholds)) if n]
+        if arm.policy not in ("fixed", "snr-threshold", "estimate", "oracle"):
+            from sim.policies import policy_class
+            policy_class(arm, sc.source, f"schemes[{i}]")
+    check_schemes(sc, profile, tuple(dict.fromkeys(names)))
+    for gi in range(len(sc.groups)):
+        arr = sc.arrival_of(gi)
+        if arr.process == "trace":
+            tables.read_arrival_trace(arr.trace)
     if sc.channel.fading.model == "trace":
         tables.read_snr_trace(sc.channel.fading.trace)
     if not force:
@@ -114,14 +132,16 @@ def check_point(sc: Scenario, force: bool = False, workers: int = 1) -> Profile:
 
 
 def check_schemes(sc: Scenario, profile: Profile, schemes: tuple[str, ...]) -> None:
-    """Each scheme is the profile's, with latencies for the scenario's device and edge hardware."""
+    """Each scheme is the profile's, with latencies for every device group's hardware and the edge's."""
+    many = isinstance(sc.devices, tuple)
     for scheme in schemes:
         spec = profile.schemes.get(scheme)
         if spec is None:
             raise ConfigError(sc.source, "schemes", scheme,
                               f"not a scheme of profile {sc.profile} (it has: {', '.join(profile.schemes)})")
-        for key, hw, stages in (("devices.hardware", sc.devices.hardware, spec.device_stages),
-                                ("edge.hardware", sc.edge.hardware, spec.edge_stages)):
+        needs = [(f"devices[{i}].hardware" if many else "devices.hardware", g.hardware, spec.device_stages)
+                 for i, g in enumerate(sc.groups)] + [("edge.hardware", sc.edge.hardware, spec.edge_stages)]
+        for key, hw, stages in needs:
             for s in stages:
                 if hw not in profile.stages[s]["latency_ms"]:
                     raise ConfigError(sc.source, key, hw,
@@ -133,8 +153,7 @@ def check_all(points: list[Scenario], force: bool = False, workers: int = 1) -> 
     """Check every point before any simulation starts (each distinct profile and trace is read once)."""
     seen: set[tuple] = set()
     for sc in points:
-        sig = (sc.profile, sc.schemes, sc.devices.hardware, sc.edge.hardware, sc.tasks, sc.channel.fading,
-               sc.devices.count)
+        sig = (sc.profile, sc.schemes, sc.devices, sc.edge.hardware, sc.tasks, sc.channel.fading)
         if sig in seen:
             continue
         seen.add(sig)

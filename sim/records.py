@@ -18,6 +18,7 @@ RECORD_FIELDS = (
     "device", "task", "arrival_ms", "image", "label", "bytes", "air_bytes", "device_wait_ms",
     "device_ms", "uplink_wait_ms", "uplink_ms", "edge_wait_ms", "edge_ms", "batch", "downlink_ms",
     "propagation_ms", "completion_ms", "latency_ms", "deadline_ms", "status", "met", "correct",
+    "group", "choice",
 )
 STAGE_COLUMNS = ("device_wait_ms", "device_ms", "uplink_wait_ms", "uplink_ms", "edge_wait_ms",
                  "edge_ms", "downlink_ms", "propagation_ms")
@@ -25,9 +26,10 @@ STATUSES = ("done", "dropped", "lost", "outage")  # every value a record's statu
 
 _INT = {"device", "task", "image", "label", "bytes", "air_bytes", "batch"}
 _BOOL = {"met", "correct"}
+_STR = {"status", "group", "choice"}
 SCHEMA = pa.schema(
     [("scheme", pa.string()), ("seed", pa.int64())]
-    + [(f, pa.int64() if f in _INT else pa.bool_() if f in _BOOL else pa.string() if f == "status"
+    + [(f, pa.int64() if f in _INT else pa.bool_() if f in _BOOL else pa.string() if f in _STR
         else pa.float64()) for f in RECORD_FIELDS])
 
 
@@ -39,6 +41,7 @@ class Tally:
         self.air_bytes = self.payload_bytes = self.batch_sum = 0
         self.stage_sums = dict.fromkeys(STAGE_COLUMNS, 0.0)
         self.status = dict.fromkeys(STATUSES, 0)
+        self.choices: dict[str, int] = {}
         self._latencies: list[np.ndarray] = []
 
     def add(self, cols: Mapping) -> None:
@@ -60,6 +63,10 @@ class Tally:
         values, counts = np.unique(status, return_counts=True)
         for v, k in zip(values, counts):
             self.status[str(v)] = self.status.get(str(v), 0) + int(k)
+        if "choice" in cols:
+            values, counts = np.unique(np.asarray(cols["choice"]).astype(str), return_counts=True)
+            for v, k in zip(values, counts):
+                self.choices[str(v)] = self.choices.get(str(v), 0) + int(k)
         self._latencies.append(np.asarray(cols["latency_ms"], dtype=float)[done])
 
     def latencies(self) -> np.ndarray:
@@ -89,6 +96,8 @@ class Tally:
             row[f"mean_{c}"] = rate(self.stage_sums[c], d)
         for st in STATUSES:
             row[f"status_{st}"] = self.status.get(st, 0)
+        for name, k in sorted(self.choices.items()):
+            row[f"share_{name}"] = k / n
         return row
 
 
@@ -114,10 +123,10 @@ class ParquetSink:
         arrays += [pa.array(cols[f], SCHEMA.field(f).type) for f in RECORD_FIELDS]
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=SCHEMA))
         self.tally.add({f: np.asarray(cols[f]) for f in ("met", "correct", "status", "air_bytes", "bytes", "batch",
-                                                          "latency_ms", *STAGE_COLUMNS)})
+                                                          "latency_ms", "choice", *STAGE_COLUMNS)})
         self._buf = []
 
 
 def open_writer(path) -> pq.ParquetWriter:
     """A Parquet writer for records (zstd, dictionary-encoded strings)."""
-    return pq.ParquetWriter(path, SCHEMA, compression="zstd", use_dictionary=["scheme", "status"])
+    return pq.ParquetWriter(path, SCHEMA, compression="zstd", use_dictionary=["scheme", "status", "group", "choice"])

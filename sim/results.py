@@ -38,6 +38,10 @@ def summarize(rec, result: Result) -> dict:
     for k, v in result.utilization().items():
         row[f"utilization_{k}"] = v
     row["horizon_s"] = result.horizon_s
+    if "bound_hits" in result.extra:  # the oracle's bound: no policy's rate can exceed these
+        n = row["tasks"]
+        row["hit_bound"] = result.extra["bound_hits"] / n if n else math.nan
+        row["acc_bound"] = result.extra["bound_correct"] / n if n else math.nan
     return row
 
 

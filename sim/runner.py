@@ -82,11 +82,11 @@ def run_point(job: Job, out: Path) -> str:
         try:
             writer = records.open_writer(tmp)
             try:
-                for scheme in sc.schemes:  # records stream to disk; only each scheme's Tally stays
-                    sink = records.ParquetSink(writer, scheme, job.seed)
-                    res = simulate(sc, profile, scheme, job.seed, sink=sink)
+                for arm in sc.arms:  # records stream to disk; only each run's Tally stays
+                    sink = records.ParquetSink(writer, arm.label, job.seed)
+                    res = simulate(sc, profile, arm, job.seed, sink=sink)
                     sink.flush()
-                    rows.append({"scheme": scheme, "seed": job.seed, **results.summarize(sink.tally, res)})
+                    rows.append({"scheme": arm.label, "seed": job.seed, **results.summarize(sink.tally, res)})
             finally:
                 writer.close()
         except OSError as e:
@@ -254,6 +254,8 @@ def assemble(out: Path, jobs: list[Job], keys: list[str]) -> pd.DataFrame:
                               "was damaged while the sweep ran; rerun to recompute it")
         rows += [{**job.values, **r} for r in doc["rows"]]
     summary = pd.DataFrame(rows)
+    shares = [c for c in summary.columns if c.startswith("share_")]
+    summary[shares] = summary[shares].fillna(0.0)  # a scheme never chosen has share 0
     with store.claim(out, "assemble"):
         store.write_atomic(out / "summary.csv", summary.to_csv(index=False))
         store.write_atomic(out / "summary_ci.csv",

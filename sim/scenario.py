@@ -58,9 +58,101 @@ class Tasks:
 
 @dataclass(frozen=True)
 class Devices:
+    """A group of identical devices: ``devices`` is one group or a list of them.
+
+    Devices are numbered group after group (the first group's are 0 .. count - 1). A group's mean
+    SNR is ``channel.snr_db`` plus ``snr_offset_db``, or, with ``distance_m``, plus the log-distance
+    path loss relative to ``channel.path_loss.reference_m``. ``arrival`` replaces
+    ``tasks.arrival`` for the group's devices.
+    """
+
     count: int = field(1, check=positive)
     hardware: str = "host-cpu"
     speed: float = field(1.0, check=in_range(0, 1e6, lo_open=True))
+    name: str | None = None  # a label for the group in records and figures (default g0, g1, ...)
+    snr_offset_db: float = field(0.0, check=in_range(-100, 100, unit="dB"))
+    distance_m: float | None = field(None, check=in_range(0, 1e7, lo_open=True, unit="m"))
+    arrival: Arrival | None = None
+
+    def validate(self, file: str, prefix: str) -> None:
+        if self.distance_m is not None and self.snr_offset_db != 0:
+            raise ConfigError(file, f"{prefix}.snr_offset_db", self.snr_offset_db,
+                              "give distance_m or snr_offset_db, not both")
+        if self.name is not None and _check_name(self.name):
+            raise ConfigError(file, f"{prefix}.name", self.name, "must be letters, digits, - _ . +")
+
+
+@dataclass(frozen=True)
+class PathLoss:
+    """Log-distance path loss, PL(d) = PL(d0) + 10 n log10(d / d0) (Rappaport, Wireless
+    Communications, 2nd ed., eq. 4.69; n is 2 in free space, 2.7 to 3.5 in urban cellular radio,
+    Table 4.2). ``channel.snr_db`` is the mean SNR at the reference distance d0."""
+
+    exponent: float = field(3.0, check=in_range(1, 8))
+    reference_m: float = field(100.0, check=in_range(0, 1e7, lo_open=True, unit="m"))
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One row of an ``snr-threshold`` policy's table: ``scheme`` from ``from_db`` upward."""
+
+    from_db: float = field(check=in_range(-100, 100, unit="dB"))
+    scheme: str = field(check=lambda v: None if v else "must name a scheme")
+
+
+POLICIES = ("fixed", "snr-threshold", "estimate", "oracle")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """An entry of ``schemes`` that chooses the scheme task by task (sim/policies.py).
+
+    A plain scheme name in ``schemes`` is ``{policy: fixed, scheme: NAME}``. ``policy`` is a
+    built-in name or ``module:Class`` (a user's class, see docs/policies.md).
+    """
+
+    policy: str = field(check=lambda v: None if v in POLICIES or _is_class_path(v)
+                        else f"must be one of {', '.join(POLICIES)} or module:Class")
+    name: str | None = None  # its label in results (default: the policy, or the fixed scheme)
+    scheme: str | None = None  # fixed: the scheme
+    options: list[str] = field([])  # schemes it may choose from (patterns allowed); default all
+    thresholds: list[Threshold] = field([])  # snr-threshold: the table
+    objective: str = field("accuracy", check=one_of("accuracy", "energy"))  # estimate: what it maximises
+    snr_age_ms: float = field(0.0, check=in_range(0, BIG, unit="ms"))  # the SNR it sees is this old
+    snr_error_db: float = field(0.0, check=in_range(0, 100, unit="dB"))  # std dev of its error
+    load_delay_ms: float | None = field(None, check=in_range(0, BIG, unit="ms"))  # uplink/edge load, this late
+    params: dict = field({})  # keyword arguments of a user's class
+
+    @property
+    def label(self) -> str:
+        return self.name or (self.scheme if self.policy == "fixed" else self.policy)
+
+    def validate(self, file: str, prefix: str) -> None:
+        if self.policy == "fixed" and not self.scheme:
+            raise ConfigError(file, f"{prefix}.scheme", None, "is required for policy fixed")
+        if self.policy != "fixed" and self.scheme is not None:
+            raise ConfigError(file, f"{prefix}.scheme", self.scheme, "applies to policy fixed only; use options")
+        if self.policy == "snr-threshold" and not self.thresholds:
+            raise ConfigError(file, f"{prefix}.thresholds", None, "is required for policy snr-threshold")
+        if self.policy != "snr-threshold" and self.thresholds:
+            raise ConfigError(file, f"{prefix}.thresholds", "...", "applies to policy snr-threshold only")
+        steps = [t.from_db for t in self.thresholds]
+        if steps != sorted(steps) or len(set(steps)) != len(steps):
+            raise ConfigError(file, f"{prefix}.thresholds", steps, "from_db must increase row by row")
+        if self.objective != "accuracy" and self.policy != "estimate":
+            raise ConfigError(file, f"{prefix}.objective", self.objective, "applies to policy estimate only")
+        if self.objective == "energy":
+            raise ConfigError(file, f"{prefix}.objective", self.objective,
+                              "needs the energy models (not in this version); use accuracy")
+        if self.params and ":" not in self.policy:
+            raise ConfigError(file, f"{prefix}.params", dict(self.params), "applies to a user's policy (module:Class)")
+        if self.name is not None and _check_name(self.name):
+            raise ConfigError(file, f"{prefix}.name", self.name, "must be letters, digits, - _ . +")
+
+
+def _is_class_path(v: str) -> bool:
+    mod, sep, cls = v.partition(":")
+    return bool(sep) and all(p.isidentifier() for p in mod.split(".")) and cls.isidentifier()
 
 
 @dataclass(frozen=True)
@@ -72,9 +164,10 @@ class Fading:
     good_mean_ms: float = field(1000.0, check=in_range(0, BIG, lo_open=True, unit="ms"))
     bad_mean_ms: float = field(200.0, check=in_range(0, BIG, lo_open=True, unit="ms"))
     trace: str | None = None  # CSV with columns time_s, snr_db
+    shared: bool = False  # one realization for every device (co-located devices); else one per device
 
     def applicable(self) -> set[str]:
-        return {"model", *{"none": (), "rayleigh": ("coherence_ms",), "rician": ("coherence_ms", "k_factor"),
+        return {"model", "shared", *{"none": (), "rayleigh": ("coherence_ms",), "rician": ("coherence_ms", "k_factor"),
                            "gilbert-elliott": ("bad_offset_db", "good_mean_ms", "bad_mean_ms"),
                            "trace": ("trace",)}[self.model]}
 
@@ -114,6 +207,7 @@ class Channel:
     sharing: str = field("fifo", check=one_of("fifo", "round-robin"))
     downlink: Downlink = field(Downlink())
     propagation_ms: float = field(1.0, check=in_range(0, BIG, unit="ms"))
+    path_loss: PathLoss = field(PathLoss())  # used by device groups that give distance_m
 
     def validate(self, file: str, prefix: str) -> None:
         if self.header_bytes >= self.mtu_bytes:
@@ -142,15 +236,51 @@ class Sweep:
 @dataclass(frozen=True)
 class Scenario:
     profile: str
-    schemes: list[str] = field(check=lambda v: None if v else "must name at least one scheme")
+    schemes: list[str | PolicySpec] = field(check=lambda v: None if v else "must name at least one scheme")
     name: str = field("scenario", check=lambda v: _check_name(v))
     seeds: list[int] = field([0], check=lambda v: _check_seeds(v))
     tasks: Tasks = field(Tasks(count=100))
-    devices: Devices = field(Devices())
+    devices: Devices | list[Devices] = field(Devices(), check=lambda v: _check_groups(v))
     channel: Channel = field(Channel())
     edge: Edge = field(Edge())
     sweep: Sweep = field(Sweep())
     source: str = ""  # the file it came from (set by the loader)
+
+    @property
+    def groups(self) -> tuple[Devices, ...]:
+        """The device groups (one for the single-mapping form of ``devices``)."""
+        return self.devices if isinstance(self.devices, tuple) else (self.devices,)
+
+    @property
+    def n_devices(self) -> int:
+        return sum(g.count for g in self.groups)
+
+    @property
+    def arms(self) -> tuple[PolicySpec, ...]:
+        """Every entry of ``schemes`` as a policy (a plain name is the fixed policy of that scheme)."""
+        return tuple(PolicySpec(policy="fixed", scheme=s) if isinstance(s, str) else s for s in self.schemes)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The names results give the entries of ``schemes`` (the ``scheme`` column)."""
+        return tuple(a.label for a in self.arms)
+
+    def group_of(self, device: int) -> int:
+        for i, g in enumerate(self.groups):
+            if device < g.count:
+                return i
+            device -= g.count
+        raise IndexError(device)
+
+    def mean_snr_db(self, group: int) -> float:
+        """Mean SNR of a group's devices: ``channel.snr_db`` plus its offset or its path loss."""
+        g, pl = self.groups[group], self.channel.path_loss
+        if g.distance_m is None:
+            return self.channel.snr_db + g.snr_offset_db
+        return self.channel.snr_db - 10 * pl.exponent * math.log10(g.distance_m / pl.reference_m)
+
+    def arrival_of(self, group: int) -> Arrival:
+        return self.groups[group].arrival or self.tasks.arrival
 
 
 def _resolve_paths(data: dict, base: Path) -> None:
@@ -163,6 +293,11 @@ def _resolve_paths(data: dict, base: Path) -> None:
     arrival = data.get("tasks", {}).get("arrival", {}) if isinstance(data.get("tasks"), dict) else {}
     if isinstance(arrival, dict) and isinstance(arrival.get("trace"), str):
         arrival["trace"] = str((base / arrival["trace"]).resolve())
+    groups = data.get("devices")
+    for g in groups if isinstance(groups, list) else [groups]:
+        arrival = g.get("arrival") if isinstance(g, dict) else None
+        if isinstance(arrival, dict) and isinstance(arrival.get("trace"), str):
+            arrival["trace"] = str((base / arrival["trace"]).resolve())
     grid = (data.get("sweep") or {}).get("grid") if isinstance(data.get("sweep"), dict) else None
     if isinstance(grid, dict):
         for key in PATH_KEYS:
@@ -170,7 +305,8 @@ def _resolve_paths(data: dict, base: Path) -> None:
                 grid[key] = [str((base / v).resolve()) if isinstance(v, str) else v for v in grid[key]]
 
 
-PATH_KEYS = ("profile", "channel.fading.trace", "tasks.arrival.trace")  # paths relative to the scenario file
+# paths relative to the scenario file (devices.arrival.trace: in every device group)
+PATH_KEYS = ("profile", "channel.fading.trace", "tasks.arrival.trace", "devices.arrival.trace")
 
 
 def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scenario:
@@ -268,6 +404,16 @@ def _check_name(name: str) -> str | None:
     return None if ok else "must be a plain folder name (letters, digits, - _ . +), no path"
 
 
+def _check_groups(devices: Any) -> str | None:
+    if isinstance(devices, tuple):
+        if not devices:
+            return "must list at least one device group"
+        names = [g.name for g in devices if g.name is not None]
+        if len(set(names)) != len(names):
+            return "each group name once"
+    return None
+
+
 def _check_seeds(seeds: tuple) -> str | None:
     if not seeds:
         return "must list at least one seed"
@@ -285,20 +431,44 @@ def _check_grid(grid: Any) -> str | None:
     return None
 
 
-def _expand_schemes(sc: Scenario, source: str | Path) -> tuple[str, ...]:
-    """Scheme names, with shell-style patterns (``aecnn-*``) expanded against the profile's schemes."""
+def _expand_schemes(sc: Scenario, source: str | Path) -> tuple[str | PolicySpec, ...]:
+    """Scheme names, with shell-style patterns (``aecnn-*``) expanded against the profile's schemes;
+    in a policy entry, its scheme, options and thresholds checked and its option patterns expanded."""
     from fnmatch import fnmatchcase
 
     from sim.profile import read_meta
 
     known = list(read_meta(Path(sc.profile))["schemes"])
-    out: list[str] = []
-    for pattern in sc.schemes:
+
+    def expand(pattern: str, key: str) -> list[str]:
         hits = [n for n in known if fnmatchcase(n, pattern)]
         if not hits:
-            raise ConfigError(source, "schemes", pattern,
-                              f"matches no scheme of the profile (it has: {', '.join(known)})")
-        out += [h for h in hits if h not in out]
+            raise ConfigError(source, key, pattern, f"matches no scheme of the profile (it has: {', '.join(known)})")
+        return hits
+
+    out: list[str | PolicySpec] = []
+    for i, entry in enumerate(sc.schemes):
+        if isinstance(entry, str):
+            out += [h for h in expand(entry, "schemes") if h not in out]
+            continue
+        key = f"schemes[{i}]"
+        if entry.scheme is not None and entry.scheme not in known:
+            expand(entry.scheme, f"{key}.scheme")  # a pattern is no scheme name: say what there is
+            raise ConfigError(source, f"{key}.scheme", entry.scheme, "must be one scheme's name, not a pattern")
+        options: list[str] = []
+        for j, pattern in enumerate(entry.options):
+            options += [h for h in expand(pattern, f"{key}.options[{j}]") if h not in options]
+        for j, row in enumerate(entry.thresholds):
+            if row.scheme not in known:
+                raise ConfigError(source, f"{key}.thresholds[{j}].scheme", row.scheme,
+                                  f"not a scheme of the profile (it has: {', '.join(known)})")
+            if options and row.scheme not in options:
+                raise ConfigError(source, f"{key}.thresholds[{j}].scheme", row.scheme, "is not among its options")
+        out.append(replace(entry, options=tuple(options)))
+    labels = [e if isinstance(e, str) else e.label for e in out]
+    for i, label in enumerate(labels):
+        if label in labels[:i]:
+            raise ConfigError(source, "schemes", label, "two entries have this name; give a policy its own name")
     return tuple(out)
 
 

@@ -88,7 +88,10 @@ def _convert(tp: Any, value: Any, file: str, key: str) -> Any:
             try:
                 return _convert(a, value, file, key)
             except ConfigError as e:
-                errors.append(e)
+                # the error of the alternative of the value's own shape (a mapping's, a list's) says most
+                shaped = (dataclasses.is_dataclass(a) and isinstance(value, dict)) or \
+                    (typing.get_origin(a) in (list, tuple) and isinstance(value, list))
+                errors.insert(0, e) if shaped else errors.append(e)
         raise errors[0]
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):

@@ -88,19 +88,21 @@ def identity(sc: Scenario, seed: int) -> dict[str, Any]:
     for k in ("name", "seeds", "sweep", "source"):
         d.pop(k, None)
     for dotted in PATH_KEYS:
-        parts = dotted.split(".")
-        node = d
-        for p in parts[:-1]:
-            node = node[p]
-        path = node.get(parts[-1])
-        if path is None:
-            continue
-        if dotted == "profile":
-            node[parts[-1]] = {"profile.yaml": file_hash(Path(path, "profile.yaml")),
-                               "samples.csv": file_hash(Path(path, "samples.csv"))}
-        else:
-            node[parts[-1]] = file_hash(path)
-    return {"scenario": d, "seed": seed, "format": 2}
+        *parents, leaf = dotted.split(".")
+        nodes = [d]
+        for p in parents:  # a list (device groups) holds one node per entry
+            nodes = [n.get(p) for n in nodes if isinstance(n, dict)]
+            nodes = [x for n in nodes for x in (n if isinstance(n, list) else [n])]
+        for node in nodes:
+            path = node.get(leaf) if isinstance(node, dict) else None
+            if path is None:
+                continue
+            if dotted == "profile":
+                node[leaf] = {"profile.yaml": file_hash(Path(path, "profile.yaml")),
+                              "samples.csv": file_hash(Path(path, "samples.csv"))}
+            else:
+                node[leaf] = file_hash(path)
+    return {"scenario": d, "seed": seed, "format": 3}  # 3: records carry group and choice
 
 
 def point_id(sc: Scenario, seed: int) -> str:

@@ -84,22 +84,42 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def read_arrival_trace(path: str | Path, key: str = "tasks.arrival.trace") -> np.ndarray:
+def read_arrival_trace(path: str | Path, key: str = "tasks.arrival.trace", device: int | None = None) -> np.ndarray:
     """Arrival times in seconds (column ``time_s``): finite, >= 0 and in order.
 
+    With a column ``device`` (whole numbers >= 0) each device has its own times: ``device`` picks
+    one device's rows (in order within that device); without it every device replays all rows.
     Parsed once per process while the file is unchanged (preflight, estimates and every device of
-    every simulation read the same trace); the array is read-only.
+    every simulation read the same trace); the arrays are read-only.
     """
-    return _arrival_trace(_stamp(path, key))
+    t, dev = _arrival_trace(_stamp(path, key))
+    if dev is None or device is None:
+        return t
+    return t[dev == device]
+
+
+def arrival_trace_devices(path: str | Path, key: str = "tasks.arrival.trace") -> np.ndarray | None:
+    """The ``device`` column of an arrival trace, or None where it has none."""
+    return _arrival_trace(_stamp(path, key))[1]
 
 
 @functools.lru_cache(maxsize=32)
-def _arrival_trace(stamp: tuple) -> np.ndarray:
+def _arrival_trace(stamp: tuple) -> tuple[np.ndarray, np.ndarray | None]:
     path, key = stamp[0], stamp[1]
     df = read_csv(path, key, ("time_s",))
     t = column(path, df, "time_s", lo=0.0)
-    _sorted(path, df, "time_s", t, strict=False)
-    return _read_only(t)
+    if "device" not in df.columns:
+        _sorted(path, df, "time_s", t, strict=False)
+        return _read_only(t), None
+    dev = column(path, df, "device", integer=True, lo=0, hi=2**31)
+    order = np.argsort(dev, kind="stable")
+    step = np.diff(t[order])
+    bad = np.flatnonzero((step < 0) & (np.diff(dev[order]) == 0))
+    if len(bad):
+        i = int(order[bad[0] + 1])
+        raise ConfigError(path, f"time_s (row {i + 1})", df["time_s"].iloc[i],
+                          f"times must be in order (not decreasing) within device {dev[i]}")
+    return _read_only(t), _read_only(dev)
 
 
 def read_snr_trace(path: str | Path, key: str = "channel.fading.trace") -> tuple[np.ndarray, np.ndarray]:

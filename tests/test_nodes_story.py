@@ -73,7 +73,7 @@ def test_cpu_task_dropped_while_working_frees_the_cpu_at_once():
 @pytest.mark.parametrize("lindley", [True, False])
 def test_fifo_uplink_one_payload_at_a_time(lindley):
     env, log = simpy.Environment(), []
-    up = FifoUplink(env, _link(), lindley)
+    up = FifoUplink(env, [_link()] * 3, lindley)
     ta, tb = {}, {}
     _start(env, 0, lambda t: up.transmit(0, [1000.0, 1000.0], t), log, "a", ta)
     _start(env, 1 * MS, lambda t: up.transmit(1, [500.0], t), log, "b", tb)
@@ -86,7 +86,7 @@ def test_fifo_uplink_one_payload_at_a_time(lindley):
 
 def test_fifo_uplink_dropped_mid_transfer_counts_what_went_out():
     env, log = simpy.Environment(), []
-    up = FifoUplink(env, _link(), lindley=False)
+    up = FifoUplink(env, [_link()] * 3, lindley=False)
     ta, tb = {}, {}
     a = _start(env, 0, lambda t: up.transmit(0, [2000.0], t), log, "a", ta)
     _start(env, 0, lambda t: up.transmit(1, [1000.0], t), log, "b", tb)
@@ -100,7 +100,7 @@ def test_fifo_uplink_dropped_mid_transfer_counts_what_went_out():
 @pytest.mark.parametrize("lindley", [True, False])
 def test_fifo_uplink_outage_gives_up_at_once(lindley):
     env, log = simpy.Environment(), []
-    up = FifoUplink(env, _link(-20.0, "cqi"), lindley)  # below CQI 1: rate 0 for good
+    up = FifoUplink(env, [_link(-20.0, "cqi")] * 3, lindley)  # below CQI 1: rate 0 for good
     t = {}
     _start(env, 2 * MS, lambda tt: up.transmit(0, [1000.0], tt), log, "a", t)
     env.run()
@@ -110,7 +110,7 @@ def test_fifo_uplink_outage_gives_up_at_once(lindley):
 
 def test_round_robin_takes_one_packet_per_device_in_turn():
     env, log = simpy.Environment(), []
-    up = RoundRobinUplink(env, _link(), 3)
+    up = RoundRobinUplink(env, [_link()] * 3)
     t = [{}, {}, {}]
     for d, n in ((0, 3), (1, 1), (2, 2)):
         _start(env, 0, lambda tt, d=d, n=n: up.transmit(d, [1000.0] * n, tt), log, f"d{d}", t[d])
@@ -125,7 +125,7 @@ def test_round_robin_takes_one_packet_per_device_in_turn():
 
 def test_round_robin_dropped_flow_sends_no_more_packets():
     env, log = simpy.Environment(), []
-    up = RoundRobinUplink(env, _link(), 3)
+    up = RoundRobinUplink(env, [_link()] * 3)
     t = [{}, {}, {}]
     procs = [_start(env, 0, lambda tt, d=d, n=n: up.transmit(d, [1000.0] * n, tt), log, f"d{d}", t[d])
              for d, n in ((0, 3), (1, 1), (2, 2))]
@@ -141,7 +141,7 @@ def test_round_robin_dropped_flow_sends_no_more_packets():
 
 def test_round_robin_outage_fails_the_flow_and_serves_the_rest():
     env, log = simpy.Environment(), []
-    up = RoundRobinUplink(env, _link(-20.0, "cqi"), 2)
+    up = RoundRobinUplink(env, [_link(-20.0, "cqi")] * 2)
     t = {}
     _start(env, 0, lambda tt: up.transmit(0, [1000.0, 1000.0], tt), log, "d0", t)
     env.run()
@@ -149,7 +149,7 @@ def test_round_robin_outage_fails_the_flow_and_serves_the_rest():
 
 
 def _edge(env, max_batch, max_wait_ms, gpus=1):
-    return EdgeServer(env, gpus, max_batch, max_wait_ms * MS, lambda n: (10 + n) * MS)
+    return EdgeServer(env, gpus, max_batch, max_wait_ms * MS, lambda n, kind=None: (10 + n) * MS)
 
 
 def test_edge_batching_window_and_queue():
@@ -177,7 +177,7 @@ def test_edge_job_dropped_in_the_queue_leaves_the_batch_count():
     env.run()
     # with b gone, a and c make 2 of 3: the batch waits for a's window (2 ms), not c's arrival
     assert log == [("b", 1.0, "dropped"), ("a", 14.0, 2), ("c", 14.0, 2)]
-    assert edge.live == 0 and not edge.queue
+    assert edge.live == {None: 0} and not edge.queues[None]
 
 
 def test_edge_batch_stops_when_all_its_jobs_are_dropped_and_not_before():
