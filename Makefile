@@ -21,7 +21,7 @@ docs-figures: demo
 
 ## test: install everything (models extra, dev tools, the Debian Fashion-MNIST package) and run every test (CI)
 test: install-all data
-	$(PYTHON) -m ruff check sim models tests benchmarks
+	$(PYTHON) -m ruff check sim models tests benchmarks examples
 	$(PYTHON) -m pytest -q
 
 ## test-quick: the tests not marked slow (no subprocesses, no training, no long queueing runs)
@@ -38,14 +38,14 @@ mutation: install-all
 	$(PYTHON) benchmarks/mutation_report.py
 
 install-all:
-	$(PIP) install -q ".[models,cluster,dev]"
+	$(PIP) install -q ".[models,cluster,rl,dev]"
 
 data:
 	@if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; fi
 
 lint:
-	$(PYTHON) -m ruff check sim models tests benchmarks
+	$(PYTHON) -m ruff check sim models tests benchmarks examples
 
 ## profile: retrain and re-profile the embedded default (hours on a 2-core CPU; minutes on a GPU)
 profile: install-all data

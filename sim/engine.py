@@ -143,9 +143,13 @@ class Simulation:
 
     def _policy(self, arm) -> tuple[Policy, PolicySpec]:
         sc = self.sc
-        if isinstance(arm, Policy) or (not isinstance(arm, (str, PolicySpec)) and hasattr(arm, "choose")):
-            spec = getattr(arm, "ctx", None) and arm.ctx.spec
-            return arm, spec or PolicySpec(policy="fixed", scheme="(api)")
+        if not isinstance(arm, (str, PolicySpec)):  # a policy object (the Python API, the Gymnasium environment)
+            if getattr(arm, "ctx", None) is None:
+                spec = getattr(arm, "spec", None) or PolicySpec(policy=type(arm).__name__)
+                options = tuple(getattr(arm, "options", None) or self.timed_schemes())
+                check_schemes(sc, self.profile, options)
+                arm.ctx = self.context(spec, options)
+            return arm, arm.ctx.spec
         spec = PolicySpec(policy="fixed", scheme=arm) if isinstance(arm, str) else arm
         options = tuple(spec.options) or (
             (spec.scheme,) if spec.policy == "fixed" else
@@ -215,8 +219,9 @@ class Simulation:
         if self.wants_load:
             up, edge = self.up_load.at(now - self.load_delay_s), self.edge_load.at(now - self.load_delay_s)
         truth = _Truth(self, device, k, img) if getattr(self.policy, "clairvoyant", False) else None
-        return Observation(now, device, int(self.group[device]), k, self.sc.tasks.deadline_ms / 1e3,
-                           self.cpus[device].backlog_s(), snr, when, up, edge, truth)
+        g = int(self.group[device])
+        return Observation(now, device, g, k, self.sc.tasks.deadline_ms / 1e3, self.cpus[device].backlog_s(),
+                           snr, when, self.sc.mean_snr_db(g), up, edge, truth)
 
     def _source(self, device: int, times: np.ndarray, images: np.ndarray):
         env, fixed = self.env, isinstance(self.policy, Fixed)

@@ -6,7 +6,12 @@
 - stage_breakdown: mean waiting and working time per stage, per scheme;
 - acc_vs_deadline: accuracy within the deadline for deadlines other than the scenario's,
   recomputed from the recorded latencies (exact when late tasks finish; with on_deadline: drop,
-  only deadlines up to the scenario's are meaningful).
+  only deadlines up to the scenario's are meaningful);
+- choices (with per-task policies only): each policy's share of every scheme it chose against
+  the swept key.
+
+Policies are drawn beside the fixed schemes with square markers and thick lines; an oracle's
+bound (no policy can beat it) is the black dashed envelope of hit_rate.
 """
 from __future__ import annotations
 
@@ -103,6 +108,7 @@ def plot_results(folder: str | Path) -> list[Path]:
     keys = list(sc.get("sweep", {}).get("grid", {}) or {})
     key = "channel.snr_db" if "channel.snr_db" in keys else (keys[0] if keys else None)
     schemes = list(dict.fromkeys(summary["scheme"]))
+    policies = _policy_labels(sc)
     figdir, out = folder / "figures", []
     deadline = float(sc["tasks"]["deadline_ms"])
 
@@ -123,8 +129,14 @@ def plot_results(folder: str | Path) -> list[Path]:
                 g = g.sort_values(key)
                 gval = gval if isinstance(gval, tuple) else (gval,)
                 label = s + "".join(f", {k.split('.')[-1]}={v}" for k, v in zip(others, gval))
-                ax.errorbar(g[key], g[col], yerr=g[f"{col}_ci95"].fillna(0), marker="o", ms=4, capsize=3,
+                mine = s in policies
+                ax.errorbar(g[key], g[col], yerr=g[f"{col}_ci95"].fillna(0), marker="s" if mine else "o",
+                            ms=5 if mine else 4, lw=2.2 if mine else 1.2, capsize=3,
                             color=f"C{i}", ls=styles[j % len(styles)], label=label)
+                bound = {"hit_rate": "hit_bound", "acc_within_deadline": "acc_bound"}[col]
+                if bound in g.columns and g[bound].notna().any():
+                    ax.plot(g[key], g[bound], color="k", ls=styles[j % len(styles)], lw=1.0, alpha=0.8,
+                            label=f"{s} bound (no policy above)" if not j else None)
         if key is not None:
             ax.set_xlabel(xlabel)
             xs = pd.to_numeric(ci[key], errors="coerce")
@@ -201,4 +213,55 @@ def plot_results(folder: str | Path) -> list[Path]:
         axes[0][-1].legend(fontsize=7)
     out += _save(fig, figdir, "acc_vs_deadline")
     plt.close(fig)
+    mine = [s for s in schemes if s in policies]
+    if mine:
+        out += _choices(plt, summary, mine, key, others, xlabel, figdir)
     return out
+
+
+def _policy_labels(sc: dict) -> set[str]:
+    """Labels of the per-task policies among a resolved scenario's ``schemes`` (not fixed ones)."""
+    out = set()
+    for e in sc.get("schemes") or []:
+        if isinstance(e, dict) and e.get("policy") != "fixed":
+            out.add(e.get("name") or e.get("policy"))
+    return out
+
+
+def _choices(plt, summary: pd.DataFrame, policies: list[str], key: str | None, others: list[str],
+             xlabel: str, figdir: Path) -> list[Path]:
+    """Each policy's share of every scheme it chose, against the swept key (means over seeds)."""
+    shares = [c for c in summary.columns if c.startswith("share_")]
+    chosen = [c for c in shares if summary.loc[summary["scheme"].isin(policies), c].fillna(0).max() > 0]
+    names = [c.removeprefix("share_") for c in chosen]
+    colours = {n: f"C{i % 10}" for i, n in enumerate(names)}
+    hatches = {n: ("" if i < 10 else "//") for i, n in enumerate(names)}
+    fig, axes = plt.subplots(1, len(policies), figsize=(4.2 * len(policies) + 1.5, 3.6), squeeze=False, sharey=True)
+    for ax, pol in zip(axes[0], policies):
+        d = summary[summary["scheme"] == pol]
+        if others:  # the first value of every other swept key: one line of the grid
+            for k in others:
+                d = d[d[k] == d[k].iloc[0]]
+            ax.set_title(f"{pol}\n" + ", ".join(f"{k}={d[k].iloc[0]}" for k in others), fontsize=8)
+        else:
+            ax.set_title(pol, fontsize=9)
+        if key is None:
+            m = d[chosen].mean()
+            bottom = 0.0
+            for c, n in zip(chosen, names):
+                ax.bar([0], [m[c]], bottom=bottom, color=colours[n], hatch=hatches[n], label=n)
+                bottom += m[c]
+            ax.set_xticks([])
+        else:
+            m = d.groupby(key, sort=True)[chosen].mean()
+            xs = m.index.to_numpy()
+            ax.stackplot(xs, *[m[c].to_numpy() for c in chosen], labels=names,
+                         colors=[colours[n] for n in names])
+            ax.set_xlabel(xlabel)
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("share of tasks")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, bbox_to_anchor=(1.0, 0.9), loc="upper left")
+    paths = _save(fig, figdir, "choices")
+    plt.close(fig)
+    return paths

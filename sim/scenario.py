@@ -118,10 +118,12 @@ class PolicySpec:
     options: list[str] = field([])  # schemes it may choose from (patterns allowed); default all
     thresholds: list[Threshold] = field([])  # snr-threshold: the table
     objective: str = field("accuracy", check=one_of("accuracy", "energy"))  # estimate: what it maximises
+    # estimate: accuracies this close (percentage points) to the best on-time option's count as equal
+    tolerance_pct: float = field(1.0, check=in_range(0, 100, unit="points"))
     snr_age_ms: float = field(0.0, check=in_range(0, BIG, unit="ms"))  # the SNR it sees is this old
     snr_error_db: float = field(0.0, check=in_range(0, 100, unit="dB"))  # std dev of its error
     load_delay_ms: float | None = field(None, check=in_range(0, BIG, unit="ms"))  # uplink/edge load, this late
-    params: dict = field({})  # keyword arguments of a user's class
+    params: dict = field({}, hash=False)  # keyword arguments of a user's class
 
     @property
     def label(self) -> str:
@@ -139,6 +141,8 @@ class PolicySpec:
         steps = [t.from_db for t in self.thresholds]
         if steps != sorted(steps) or len(set(steps)) != len(steps):
             raise ConfigError(file, f"{prefix}.thresholds", steps, "from_db must increase row by row")
+        if self.tolerance_pct != 1.0 and self.policy != "estimate":
+            raise ConfigError(file, f"{prefix}.tolerance_pct", self.tolerance_pct, "applies to policy estimate only")
         if self.objective != "accuracy" and self.policy != "estimate":
             raise ConfigError(file, f"{prefix}.objective", self.objective, "applies to policy estimate only")
         if self.objective == "energy":
