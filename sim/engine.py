@@ -14,6 +14,7 @@ import numpy as np
 import simpy
 
 from sim.channel import Link, RateModel, _mix, make_snr_process, packets, rng_for, uniform
+from sim.errors import ConfigError
 from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, LoadReport, RoundRobinUplink
 from sim.policies import Context, Fixed, Observation, Option, Policy, policy_class
 from sim.preflight import check_schemes
@@ -239,7 +240,9 @@ class Simulation:
                 else:
                     choice = self.policy.choose(obs)
                 if choice not in self.options:
-                    raise ValueError(f"policy {self.arm.label} chose {choice!r}, not one of its options {self.options}")
+                    raise ConfigError(self.sc.source, "schemes", self.arm.label,
+                                      f"policy chose {choice!r} for task {k} of device {device}, "
+                                      f"not one of its options ({', '.join(self.options)})")
                 if obs.truth is not None:
                     self._bound(obs.truth)
             proc = env.process(self._task(device, k, int(img), self.scheme(choice)))

@@ -115,8 +115,8 @@ class PolicySpec:
                         else f"must be one of {', '.join(POLICIES)} or module:Class")
     name: str | None = None  # its label in results (default: the policy, or the fixed scheme)
     scheme: str | None = None  # fixed: the scheme
-    options: list[str] = field([])  # schemes it may choose from (patterns allowed); default all
-    thresholds: list[Threshold] = field([])  # snr-threshold: the table
+    options: list[str] = field(())  # schemes it may choose from (patterns allowed); default all
+    thresholds: list[Threshold] = field(())  # snr-threshold: the table
     objective: str = field("accuracy", check=one_of("accuracy", "energy"))  # estimate: what it maximises
     # estimate: accuracies this close (percentage points) to the best on-time option's count as equal
     tolerance_pct: float = field(1.0, check=in_range(0, 100, unit="points"))

@@ -17,12 +17,12 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 def test_shipped_scenario_loads_and_runs(path):
     sc = load_scenario(path)
     prof = load_profile(sc.profile)
-    assert any(s.startswith("aecnn-") for s in sc.schemes) and "full-offload" in sc.schemes
+    assert any(s.startswith("aecnn-") for s in sc.labels) and "full-offload" in sc.labels
     points = grid_points(sc)
     assert len(points) >= 3
     short = dataclasses.replace(sc, tasks=dataclasses.replace(sc.tasks, count=20, duration_s=None))
     for values in (points[0], points[-1]):
         point = override(short, values)
-        for scheme in sc.schemes:
-            res = simulate(point, prof, scheme, sc.seeds[0])
-            assert len(res.records) == 20 * point.devices.count
+        for arm in sc.arms:
+            res = simulate(point, prof, arm, sc.seeds[0])
+            assert len(res.records) == 20 * point.n_devices
