@@ -14,10 +14,13 @@ demo: install
 install:
 	$(PIP) install -q .
 
-## docs-figures: the README's figure, regenerated from the demo sweep
+## docs-figures: the README's figures, regenerated from the demo sweep and scenarios/adaptive.yaml
 docs-figures: demo
 	mkdir -p docs
 	cp results/paper/figures/hit_rate.png docs/paper_hit_rate.png
+	$(PYTHON) -m sim.cli sweep scenarios/adaptive.yaml --workers 2
+	cp results/adaptive/figures/hit_rate.png docs/adaptive_hit_rate.png
+	cp results/adaptive/figures/choices.png docs/adaptive_choices.png
 
 ## test: install everything (models extra, dev tools, the Debian Fashion-MNIST package) and run every test (CI)
 test: install-all data

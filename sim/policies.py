@@ -109,8 +109,8 @@ class Policy:
     clairvoyant = False
     wants_load = False
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+    def __init__(self, ctx: Context | None = None) -> None:
+        self.ctx = ctx  # None for an object handed to the engine: it builds the context
 
     def choose(self, obs: Observation) -> str:
         raise NotImplementedError
