@@ -489,10 +489,19 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         if parts[:2] == ["sweep", "grid"] and len(parts) > 2:  # a grid key is itself dotted
             parts = ["sweep", "grid", ".".join(parts[2:])]
         for i, part in enumerate(parts[:-1]):
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):  # devices.1.count
+                node = node[int(part)]
+            elif isinstance(node, dict):
+                node = node.setdefault(part, {})
+            else:
+                node = None
+            if not isinstance(node, (dict, list)):
                 raise ConfigError("(command line)", "--set", f"{dotted}={value}",
                                   f"{'.'.join(parts[: i + 1])} is not a mapping in {path}")
+        if not isinstance(node, dict):
+            raise ConfigError("(command line)", "--set", f"{dotted}={value}",
+                              f"{'.'.join(parts[:-1])} is a list in {path}: name an entry, e.g. "
+                              f"{'.'.join(parts[:-1])}.0.{parts[-1]}")
         node[parts[-1]] = value
     return from_dict(data, path)
 
@@ -517,10 +526,19 @@ def override(sc: Scenario, values: dict[str, Any]) -> Scenario:
     for dotted, v in values.items():
         node, parts = data, dotted.split(".")
         for i, p in enumerate(parts[:-1]):
-            if not isinstance(node.get(p), dict):
-                raise ConfigError(sc.source, f"sweep.grid.{dotted}", v, f"no such key '{'.'.join(parts[: i + 1])}'")
-            node = node[p]
-        if parts[-1] not in node:
+            if isinstance(node, list) and p.isdigit() and int(p) < len(node):  # devices.1.count: group 1
+                node = node[int(p)]
+                continue
+            nxt = node.get(p) if isinstance(node, dict) else None
+            if isinstance(nxt, list) and not (i + 1 < len(parts) - 1 or parts[i + 1].isdigit()):
+                nxt = None
+            if not isinstance(nxt, (dict, list)):
+                hint = (f"; {p} is a list: name an entry, e.g. {p}.0.{parts[-1]}"
+                        if isinstance(node, dict) and isinstance(node.get(p), list) else "")
+                raise ConfigError(sc.source, f"sweep.grid.{dotted}", v,
+                                  f"no such key '{'.'.join(parts[: i + 1])}'{hint}")
+            node = nxt
+        if not isinstance(node, dict) or parts[-1] not in node:
             raise ConfigError(sc.source, f"sweep.grid.{dotted}", v, "no such key")
         node[parts[-1]] = v
     data.pop("source")

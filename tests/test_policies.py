@@ -378,3 +378,16 @@ def test_policy_entries_sweep_and_report_choices(tmp_path, prof):
     assert main(["plot", str(out)]) == 0
     assert (out / "figures" / "choices.png").is_file()
 
+
+
+def test_a_group_key_is_swept_and_set_by_its_index(tmp_path, prof, capsys):
+    groups = [{"count": 1, "hardware": "hw", "name": "near"}, {"count": 1, "hardware": "hw", "name": "far"}]
+    path = write_scenario(tmp_path / "s.yaml", prof, devices=groups, sweep={"grid": {"devices.1.count": [1, 3]}})
+    sc = load_scenario(path)
+    from sim.runner import points_of
+    assert [p.n_devices for _, p in points_of(sc)] == [2, 4]
+    assert load_scenario(path, {"devices.0.snr_offset_db": -4}).mean_snr_db(0) == 10 - 4
+    bad = write_scenario(tmp_path / "bad.yaml", prof, devices=groups, sweep={"grid": {"devices.count": [1, 3]}})
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "devices.0.count" in err and len(err.strip().splitlines()) == 1
