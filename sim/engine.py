@@ -88,14 +88,15 @@ class Simulation:
         self.sc, self.profile, self.seed = sc, profile, seed
         self.env = env = simpy.Environment()
         ch, n = sc.channel, sc.n_devices
-        self.group = np.repeat(np.arange(len(sc.groups)), [g.count for g in sc.groups])
+        self.group = [i for i, g in enumerate(sc.groups) for _ in range(g.count)]  # device -> group index
+        self.group_labels = [sc.groups[g].name or f"g{g}" for g in self.group]
         rate = RateModel(ch.rate, ch.bandwidth_hz)
         keep = None if n <= 8 else max(2, 256 // n)  # chunks each device's fading keeps in memory
         if ch.fading.shared:  # one realisation: one link per group (groups differ in mean SNR only)
             per_group = [Link(make_snr_process(ch, seed, 0, sc.mean_snr_db(g)), rate) for g in range(len(sc.groups))]
             self.links = [per_group[g] for g in self.group]
         else:
-            self.links = [Link(make_snr_process(ch, seed, d, sc.mean_snr_db(int(self.group[d])), keep), rate)
+            self.links = [Link(make_snr_process(ch, seed, d, sc.mean_snr_db(self.group[d]), keep), rate)
                           for d in range(n)]
         self.link = self.links[0]
         # Lindley's recursion replaces SimPy resources where no task leaves a queue early
@@ -194,7 +195,7 @@ class Simulation:
         """Start every device's task source (``run`` does it; the Gymnasium environment steps)."""
         sc, t = self.sc, self.sc.tasks
         for d in range(sc.n_devices):
-            times = arrival_times(sc.arrival_of(int(self.group[d])), t.count, t.duration_s, self.seed, d)
+            times = arrival_times(sc.arrival_of(self.group[d]), t.count, t.duration_s, self.seed, d)
             images = rng_for(self.seed, 3, d).integers(0, self.profile.n_samples, len(times))
             self.env.process(self._source(d, times, images))
 
@@ -220,18 +221,18 @@ class Simulation:
         if self.wants_load:
             up, edge = self.up_load.at(now - self.load_delay_s), self.edge_load.at(now - self.load_delay_s)
         truth = _Truth(self, device, k, img) if getattr(self.policy, "clairvoyant", False) else None
-        g = int(self.group[device])
+        g = self.group[device]
         return Observation(now, device, g, k, self.sc.tasks.deadline_ms / 1e3, self.cpus[device].backlog_s(),
                            snr, when, self.sc.mean_snr_db(g), up, edge, truth)
 
     def _source(self, device: int, times: np.ndarray, images: np.ndarray):
         env, fixed = self.env, isinstance(self.policy, Fixed)
-        for k, (ta, img) in enumerate(zip(times, images)):
+        sch = self.scheme(self.policy.scheme) if fixed else None
+        drop = self.sc.tasks.on_deadline == "drop"
+        for k, (ta, img) in enumerate(zip(times.tolist(), images.tolist())):
             if ta > env.now:
                 yield env.timeout(ta - env.now)
-            if fixed:
-                choice = self.policy.scheme
-            else:
+            if not fixed:
                 obs = self.observe(device, k, int(img))
                 if self.external:
                     ev = env.event()
@@ -245,8 +246,9 @@ class Simulation:
                                       f"not one of its options ({', '.join(self.options)})")
                 if obs.truth is not None:
                     self._bound(obs.truth)
-            proc = env.process(self._task(device, k, int(img), self.scheme(choice)))
-            if self.sc.tasks.on_deadline == "drop":
+                sch = self.scheme(choice)
+            proc = env.process(self._task(device, k, img, sch))
+            if drop:
                 env.timeout(self.sc.tasks.deadline_ms / 1e3).callbacks.append(
                     lambda _ev, p=proc: p.interrupt("deadline") if p.is_alive else None)
 
@@ -322,15 +324,11 @@ class Simulation:
             ms.get("device_wait", 0.0), ms.get("device_work", 0.0), ms.get("uplink_wait", 0.0),
             ms.get("uplink_work", 0.0), ms.get("edge_wait", 0.0), ms.get("edge_work", 0.0), batch,
             down * 1e3, prop * 1e3, env.now * 1e3 if done else math.nan, latency, dl, status, met,
-            bool(sch.correct[img]), self.group_label(device), sch.name,
+            bool(sch.correct[img]), self.group_labels[device], sch.name,
         )
         self.records.append(rec)
         if self.feedback:
             self.policy.observe(dict(zip(RECORD_FIELDS, rec)))
-
-    def group_label(self, device: int) -> str:
-        g = int(self.group[device])
-        return self.sc.groups[g].name or f"g{g}"
 
 
 class _Truth:
