@@ -23,6 +23,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import torch  # noqa: F401
         except ImportError:
+            if "-h" in rest or "--help" in rest:  # the help needs no torch (models/args.py)
+                from models import args
+                parser = getattr(args, f"{cmd}_parser")()
+                try:
+                    parser.parse_args(rest)
+                except SystemExit as e:
+                    return int(e.code or 0)
             print(f"aecnn-models {cmd}: needs torch, which is not installed: pip install '.[models]' "
                   "(aecnn-models evaluate runs without it)", file=sys.stderr)
             return 2

@@ -11,17 +11,16 @@ as k:stride pairs.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from models import steps
 from models.aecnn import UniformQuantizer
+from models.args import pipeline_parser as setup_args
 from models.data import DataMissing
 from models.entropy import fit_probabilities
 from models.fit import FitSpec, atomic_write_text, setup_logging
@@ -99,39 +98,6 @@ def _more_stages(epochs: str, lrs: str) -> list[tuple[int, float]]:
         raise ValueError(f"--backbone-more-epochs {epochs!r} / --backbone-more-lr {lrs!r}: "
                          "epochs must be positive, rates above 0")
     return [(e, rates[min(i, len(rates) - 1)]) for i, e in enumerate(eps)]
-
-
-def setup_args() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aecnn-models pipeline", description=__doc__)
-    p.add_argument("--run", type=Path, required=True)
-    p.add_argument("--profile-out", type=Path, default=None, help="write the profile here at the end")
-    p.add_argument("--dataset", default="fashion-mnist")
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--depth", type=int, default=50, choices=[14, 26, 50])
-    p.add_argument("--width-per-group", type=int, default=64)
-    p.add_argument("--stem", default="imagenet", choices=["imagenet", "cifar"])
-    p.add_argument("--split", default="layer1", choices=["layer1", "layer2", "layer3", "layer4"])
-    p.add_argument("--train-subset", type=int, default=None)
-    p.add_argument("--test-subset", type=int, default=None)
-    p.add_argument("--backbone-epochs", type=int, default=4)
-    p.add_argument("--backbone-lr", type=float, default=0.1)
-    p.add_argument("--backbone-more-epochs", default="",
-                   help="further one-cycle runs of the backbone, each from the last, as epochs per run: '3' or '3,3'")
-    p.add_argument("--backbone-more-lr", default="0.05",
-                   help="peak learning rate of each further run, e.g. '0.05,0.02' (the last repeats)")
-    p.add_argument("--attention-epochs", type=int, default=1)
-    p.add_argument("--codec-epochs", type=int, default=1, help="epochs of step 3 per level")
-    p.add_argument("--finetune-epochs", type=int, default=1, help="epochs of step 4 per level")
-    p.add_argument("--max-train", type=int, default=None, help="cached training features used in steps 2-4")
-    p.add_argument("--mse-epoch-factor", type=int, default=2,
-                   help="AECNN step 3 (feature MSE, no tail pass, cheap) runs this many times --codec-epochs")
-    p.add_argument("--ratios", default="256,1024,4096", help="AECNN target compression ratios")
-    p.add_argument("--plan-candidates", type=int, default=1,
-                   help="per target ratio, how many (k, bits) candidates get a proxy run of step 3 (1: none)")
-    p.add_argument("--bottlenet", default="4:1,1:1,1:3", help="BottleNet++ levels as k:stride")
-    p.add_argument("--repeats", type=int, default=20, help="profiler repetitions")
-    p.add_argument("--seed", type=int, default=0)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,6 @@ written atomically, with provenance. The contract is documented in README.md ("P
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import io
@@ -22,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from models import timing
 from models.aecnn import AECNNCodec
+from models.args import profile_parser as setup_args
 from models.backbone import Head, Tail
 from models.bottlenet import BottleNetCodec
 from models.data import DataMissing
@@ -92,17 +92,6 @@ class Level:
         else:
             zhat = self.codec.decompress(strings, shape, tuple(z.shape[2:]))
         return strings, self.tail(zhat)
-
-
-def setup_args() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aecnn-models profile", description=__doc__)
-    p.add_argument("--run", type=Path, required=True, help="trained run folder")
-    p.add_argument("--out", type=Path, required=True, help="profile folder to write")
-    p.add_argument("--name", default=None, help="profile name (default: the out folder's name)")
-    p.add_argument("--repeats", type=int, default=20, help="timed repetitions per measurement")
-    p.add_argument("--batch-sizes", default="1,4,16,64", help="CPU batch sizes for edge stages")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads while timing")
-    return p
 
 
 def main(argv: list[str] | None = None, made_by: str | None = None) -> int:

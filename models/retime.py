@@ -27,32 +27,13 @@ import yaml
 
 from models import timing
 from models.aecnn import AECNNCodec
+from models.args import time_parser as setup_args
 from models.backbone import Head, Tail, build_resnet
 from models.bottlenet import BottleNetCodec
 from models.profile import png_bytes, png_decode
 
 INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "cifar-10": (3, 32, 32), "cifar-100": (3, 32, 32)}
 CLASSES = {"fashion-mnist": 10, "cifar-10": 10, "cifar-100": 100}
-
-
-def setup_args() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aecnn-models time", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("profile", type=Path, help="profile folder whose stages to time")
-    p.add_argument("--hardware", required=True, help="hardware key to file the timings under (e.g. cuda-h100)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
-                   help="CUDA autocast precision of the network stages (default fp32)")
-    p.add_argument("--channels-last", action="store_true", help="channels_last memory format (CUDA)")
-    p.add_argument("--batch-sizes", default="1,2,4,8,16,32,64", help="batch sizes of edge stages")
-    p.add_argument("--repeats", type=int, default=20, help="timed repetitions per measurement")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--images", type=Path, default=None,
-                   help=".npy of uint8 images (N,H,W[,C]) for the PNG stages (default: the profile's dataset)")
-    p.add_argument("--out", type=Path, default=None, help="write the timings YAML here")
-    p.add_argument("--merge", action="store_true", help="merge the timings into the profile")
-    p.add_argument("--replace", action="store_true", help="with --merge: overwrite an existing hardware key")
-    return p
 
 
 class Stages:

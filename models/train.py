@@ -13,11 +13,11 @@ import argparse
 import logging
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from models.args import train_parser as setup_args
 from models.data import Augment, DataMissing
 from models.fit import FitSpec, atomic_save, evaluate, fit, setup_logging
 from models.run import Run, RunConfig
@@ -89,39 +89,6 @@ def step_backbone_continue(run: Run, spec: FitSpec) -> float:
     return acc
 
 
-def _add_fit_args(p: argparse.ArgumentParser, epochs: int, lr: float, optimizer: str) -> None:
-    p.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, log, config)")
-    p.add_argument("--epochs", type=int, default=epochs, help=f"epochs (default {epochs})")
-    p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default {lr})")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default=optimizer)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
-
-
-def setup_args() -> argparse.ArgumentParser:
-    """The ``aecnn-models train`` argument parser."""
-    p = argparse.ArgumentParser(prog="aecnn-models train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="step", required=True)
-    b = sub.add_parser("backbone", help="step 1: train the whole ResNet")
-    _add_fit_args(b, epochs=4, lr=0.1, optimizer="sgd")
-    b.add_argument("--dataset", default="fashion-mnist",
-                   choices=["fashion-mnist", "cifar-10", "cifar-100", "image-folder"])
-    b.add_argument("--data-root", default=None, help="dataset folder (default for fashion-mnist: Debian's)")
-    b.add_argument("--depth", type=int, default=50, choices=[14, 26, 50])
-    b.add_argument("--width-per-group", type=int, default=64)
-    b.add_argument("--stem", choices=["imagenet", "cifar"], default="imagenet")
-    b.add_argument("--split", choices=["layer1", "layer2", "layer3", "layer4"], default="layer1")
-    b.add_argument("--train-subset", type=int, default=None, help="use the first N training images")
-    b.add_argument("--test-subset", type=int, default=None, help="use the first N test images")
-    b.add_argument("--no-augment", action="store_true", help="no random crop/flip")
-    b.add_argument("--seed", type=int, default=0)
-    bc = sub.add_parser("backbone-continue", help="step 1, continued: one more one-cycle run of the backbone")
-    _add_fit_args(bc, epochs=3, lr=0.05, optimizer="sgd")
-    _add_later_steps(sub)
-    return p
-
-
 def main(argv: list[str] | None = None) -> int:
     args = setup_args().parse_args(argv)
     if args.threads:
@@ -158,26 +125,6 @@ def _dispatch(args: argparse.Namespace, run: Run, spec: FitSpec) -> int:
         print(f"backbone test accuracy {acc:.4f} -> {run.path('backbone.pt')}")
         return 0
     return _dispatch_later(args, run, spec)
-
-
-def _add_later_steps(sub) -> None:
-    a = sub.add_parser("attention", help="step 2: channel attention with the backbone frozen")
-    _add_fit_args(a, epochs=1, lr=1e-3, optimizer="adam")
-    a.add_argument("--sparsity", type=float, default=1e-3, help="L1 weight on the attention scores")
-    a.add_argument("--max-train", type=int, default=None, help="train on the first N cached features")
-    for name, helptext in (("aecnn", "steps 3 and 4: AECNN at one compression level"),
-                           ("bottlenet", "BottleNet++ at one compression level")):
-        c = sub.add_parser(name, help=helptext)
-        _add_fit_args(c, epochs=2, lr=1e-3, optimizer="adam")
-        c.add_argument("--k", type=int, required=True, help="channels sent")
-        if name == "aecnn":
-            c.add_argument("--bits", type=int, required=True, help="quantiser bits (1..8)")
-        else:
-            c.add_argument("--stride", type=int, choices=[1, 2, 3, 4], default=1, help="encoder stride")
-        c.add_argument("--finetune-epochs", type=int, default=1, help="epochs of step 4")
-        c.add_argument("--finetune-lr", type=float, default=3e-4, help="peak learning rate of step 4")
-        c.add_argument("--hidden", type=int, default=64, help="decoder width")
-        c.add_argument("--max-train", type=int, default=None, help="train on the first N cached features")
 
 
 def _dispatch_later(args: argparse.Namespace, run: Run, spec: FitSpec) -> int:

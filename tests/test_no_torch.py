@@ -31,3 +31,15 @@ def test_evaluate_runs_without_torch_and_other_commands_say_what_to_install():
     code = "import sys; sys.modules['torch'] = None; from models.cli import main; raise SystemExit(main(['train']))"
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "pip install" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv,usage", [(["train", "--help"], "aecnn-models train"),
+                                        (["train", "aecnn", "--help"], "--bits"),
+                                        (["profile", "-h"], "--out"), (["pipeline", "--help"], "--ratios"),
+                                        (["time", "--help"], "--hardware")])
+def test_every_subcommands_help_reads_without_torch(argv, usage):
+    code = f"import sys; sys.modules['torch'] = None; from models.cli import main; raise SystemExit(main({argv!r}))"
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage: aecnn-models") and usage in res.stdout
+    assert "torch" not in res.stderr
