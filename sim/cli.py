@@ -5,7 +5,7 @@
   aecnn-sim sweep SCENARIO --scheduler ADDRESS   the same on an existing Dask cluster
   aecnn-sim validate SCENARIO [--set K=V ...]    every check, nothing simulated; grid size, time and memory
   aecnn-sim info PROFILE                         a profile's schemes, hardware keys and stages
-  aecnn-sim plot RESULTS                         figures (PNG and SVG) under RESULTS/figures
+  aecnn-sim plot RESULTS [--x KEY] [--schemes ..] figures (PNG, SVG, PDF) under RESULTS/figures
   aecnn-sim export RESULTS [--csv FILE]          the records (Parquet dataset RESULTS/records) as one CSV
 
 Bad input (YAML, keys, values, profile, traces, results folder) ends with one line naming file,
@@ -48,8 +48,14 @@ def setup_args() -> argparse.ArgumentParser:
                             "(tcp://host:8786); its workers must see RESULTS at the same path")
         c.add_argument("--force", action="store_true",
                        help="run even where the estimate of memory or events exceeds this machine")
-    pl = sub.add_parser("plot", help="draw figures from a results folder", description="draw figures")
+    pl = sub.add_parser("plot", help="draw figures from a results folder",
+                        description="draw the figures of a results folder into RESULTS/figures")
     pl.add_argument("results", type=Path, help="results folder written by run or sweep")
+    pl.add_argument("--x", default=None, metavar="KEY",
+                    help="swept key on the x axis (default channel.snr_db where swept, else the first swept key)")
+    pl.add_argument("--schemes", nargs="+", default=None, metavar="NAME",
+                    help="schemes and policies to draw, names or shell patterns (default all)")
+    pl.add_argument("--formats", default="png,svg,pdf", help="comma-separated, among png, svg, pdf (default all)")
     inf = sub.add_parser("info", help="a profile's schemes, hardware keys and stages",
                          description="a profile's schemes (kind, accuracy, mean bytes, compression ratio), its "
                                      "hardware keys and its stages (FLOPs, latency per hardware and batch size)")
@@ -114,7 +120,8 @@ def _main(args: argparse.Namespace) -> int:
         print(f"records written to {export_csv(args.results, args.csv)}")
         return 0
     if args.command == "plot":
-        figs = plot.plot_results(args.results)
+        figs = plot.plot_results(args.results, x=args.x, schemes=args.schemes,
+                                 formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()))
         print(f"{len(figs)} figures in {args.results / 'figures'}")
         return 0
     from sim.runner import run_all

@@ -1,20 +1,25 @@
-"""Figures from a results folder, as PNG and SVG under ``RESULTS/figures``.
+"""Figures from a results folder, under ``RESULTS/figures`` (PNG, SVG and PDF by default).
 
-- hit_rate: deadline hit rate and accuracy within the deadline against the first swept key
-  (mean SNR where swept), per scheme, with 95% intervals across seeds;
-- latency_cdf: latency CDF per scheme (at up to three sweep points);
+- hit_rate: deadline hit rate and accuracy within the deadline against the x key (mean SNR where
+  swept), per scheme, with 95% intervals across seeds; one column of panels per value of the
+  next swept key, a line style per value of any further one;
+- latency_cdf: latency CDF per scheme;
 - stage_breakdown: mean waiting and working time per stage, per scheme;
 - acc_vs_deadline: accuracy within the deadline for deadlines other than the scenario's,
   recomputed from the recorded latencies (exact when late tasks finish; with on_deadline: drop,
   only deadlines up to the scenario's are meaningful);
 - choices (with per-task policies only): each policy's share of every scheme it chose against
-  the swept key.
+  the x key.
 
-Policies are drawn beside the fixed schemes with square markers and thick lines; an oracle's
-bound (no policy can beat it) is the black dashed envelope of hit_rate.
+The last three draw one panel per combination of every swept key (the x key at up to three
+values): no figure pools points the sweep separates. Each panel's dashed line is its own
+deadline. Policies are drawn beside the fixed schemes with thick lines; an oracle's bound (no
+policy can beat it) is the thin black envelope of hit_rate. Every scheme has its own colour and
+line style, however many there are.
 """
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +33,10 @@ from sim.schema import load_yaml_mapping
 STAGE_LABELS = {"device_wait_ms": "device wait", "device_ms": "device compute", "uplink_wait_ms": "uplink wait",
                 "uplink_ms": "uplink transfer", "edge_wait_ms": "edge wait", "edge_ms": "edge compute",
                 "downlink_ms": "downlink", "propagation_ms": "propagation"}
+FORMATS = ("png", "svg", "pdf")
+MAX_PANELS = 12
+_LINES = ["-", "--", ":", "-."]
+_MARKERS = "osD^v<>ph*"
 
 
 def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -70,10 +79,10 @@ def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]
     return (sc, *frames, rec)
 
 
-def _save(fig, folder: Path, name: str) -> list[Path]:
+def _save(fig, folder: Path, name: str, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for ext in ("png", "svg"):
+    for ext in formats:
         p = folder / f"{name}.{ext}"
         tmp = folder / f".{name}.tmp.{ext}"
         fig.savefig(tmp, dpi=130, bbox_inches="tight")
@@ -82,12 +91,70 @@ def _save(fig, folder: Path, name: str) -> list[Path]:
     return paths
 
 
-def _panels(rec: pd.DataFrame, key: str | None) -> list[tuple[str, pd.DataFrame]]:
-    if key is None or key not in rec.columns or rec.empty:
-        return [("", rec)]
-    vals = sorted(rec[key].unique())
-    pick = sorted({vals[0], vals[len(vals) // 2], vals[-1]})
-    return [(f"{key} = {v}", rec[rec[key] == v]) for v in pick]
+def fmt(v) -> str:
+    """A swept value as text: whole numbers without a decimal point."""
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    if isinstance(v, (np.integer,)):
+        return str(int(v))
+    return str(v)
+
+
+def key_names(sc: dict, keys: list[str]) -> dict[str, str]:
+    """A short label per swept key: its last part, or the whole key where another key of the
+    scenario ends the same way (``channel.fading.model`` against ``channel.rate.model``)."""
+    leaves: list[str] = []
+
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            leaves.append(prefix[:-1])
+    walk({k: v for k, v in sc.items() if k != "sweep"}, "")
+    last = pd.Series([k.rsplit(".", 1)[-1] for k in set(leaves) | set(keys)]).value_counts()
+    return {k: (k.rsplit(".", 1)[-1] if last.get(k.rsplit(".", 1)[-1], 0) <= 1 else k) for k in keys}
+
+
+def styles(labels: list[str]) -> dict[str, tuple]:
+    """(colour, line style, marker) per label, distinct for any number of labels (20 colours,
+    then the next line style)."""
+    import matplotlib
+
+    tab = matplotlib.colormaps["tab20"].colors
+    colours = list(tab[0::2]) + list(tab[1::2])  # the ten strong colours first
+    return {s: (colours[i % 20], _LINES[(i // 20) % len(_LINES)], _MARKERS[i % len(_MARKERS)])
+            for i, s in enumerate(labels)}
+
+
+def _combos(frame: pd.DataFrame, keys: list[str]) -> list[dict]:
+    """The distinct combinations of ``keys`` in ``frame``, in sorted order."""
+    if not keys or frame.empty:
+        return [{}]
+    rows = frame[keys].drop_duplicates().sort_values(keys).itertuples(index=False, name=None)
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def _select(frame: pd.DataFrame, combo: dict) -> pd.DataFrame:
+    mask = np.ones(len(frame), dtype=bool)
+    for k, v in combo.items():
+        mask &= (frame[k] == v).to_numpy()
+    return frame[mask]
+
+
+def _panels(rec: pd.DataFrame, keys: list[str], x: str | None) -> tuple[list[dict], int]:
+    """Panels of the per-task figures: every combination of the swept keys, the x key at its
+    first, middle and last value; at most MAX_PANELS (the first ones; the count of all is returned)."""
+    combos = _combos(rec, keys)
+    if x is not None and x in keys and combos != [{}]:
+        vals = sorted({c[x] for c in combos}, key=lambda v: (str(type(v)), v))
+        pick = {vals[0], vals[len(vals) // 2], vals[-1]}
+        combos = [c for c in combos if c[x] in pick]
+    return combos[:MAX_PANELS], len(combos)
+
+
+def _title(combo: dict, names: dict[str, str]) -> str:
+    return ", ".join(f"{names[k]} = {fmt(v)}" for k, v in combo.items())
 
 
 def _say_if_empty(ax, rec: pd.DataFrame) -> None:
@@ -95,127 +162,205 @@ def _say_if_empty(ax, rec: pd.DataFrame) -> None:
         ax.text(0.5, 0.5, "no task arrived", ha="center", va="center", transform=ax.transAxes, color="0.4")
 
 
-def plot_results(folder: str | Path) -> list[Path]:
-    """Draw the four figures; return the files written."""
+def _grid(plt, n: int, width: float, height: float, **kw):
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **kw)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | None = None,
+                 formats: tuple[str, ...] | list[str] = FORMATS) -> list[Path]:
+    """Draw the figures; return the files written.
+
+    ``x``: the swept key on the x axis (default the mean SNR where swept, else the first swept
+    key); ``schemes``: labels or shell patterns of the schemes and policies to draw (default all);
+    ``formats``: any of png, svg, pdf.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker
+    import matplotlib.ticker  # noqa: F401  (matplotlib.ticker below)
 
     folder = Path(folder)
     sc, summary, ci, rec = _load(folder)
     keys = list(sc.get("sweep", {}).get("grid", {}) or {})
-    key = "channel.snr_db" if "channel.snr_db" in keys else (keys[0] if keys else None)
-    schemes = list(dict.fromkeys(summary["scheme"]))
+    if x is not None and x not in keys:
+        raise ConfigError("(command line)", "--x", x,
+                          f"is not a swept key of {folder} (swept: {', '.join(keys) or 'none'})")
+    x = x or ("channel.snr_db" if "channel.snr_db" in keys else (keys[0] if keys else None))
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ConfigError("(command line)", "--formats", ",".join(formats), f"must be among {', '.join(FORMATS)}")
+    labels = list(dict.fromkeys(summary["scheme"]))
+    if schemes:
+        keep = [s for s in labels if any(fnmatchcase(s, p) for p in schemes)]
+        if not keep:
+            raise ConfigError("(command line)", "--schemes", " ".join(schemes),
+                              f"matches no scheme of {folder} (it has: {', '.join(labels)})")
+        summary, ci = summary[summary["scheme"].isin(keep)], ci[ci["scheme"].isin(keep)]
+        rec = rec[rec["scheme"].isin(keep)]
+        labels = keep
+    names = key_names(sc, keys)
+    style = styles(labels)
     policies = _policy_labels(sc)
-    figdir, out = folder / "figures", []
-    deadline = float(sc["tasks"]["deadline_ms"])
+    base_deadline = float(sc["tasks"]["deadline_ms"])
+    figdir, out, formats = folder / "figures", [], tuple(formats)
+    others = [k for k in keys if k != x]
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), squeeze=False)
-    others = [k for k in keys if k != key]
-    styles = ["-", "--", ":", "-."]
-    xlabel = "mean SNR (dB)" if key == "channel.snr_db" else key
-    for ax, (col, ylabel) in zip(axes[0], [("hit_rate", "deadline hit rate"),
-                                           ("acc_within_deadline", "accuracy within deadline")]):
-        for i, s in enumerate(schemes):
-            d = ci[ci["scheme"] == s]
-            if key is None:
-                ax.bar(s, d[col].iloc[0], yerr=d[f"{col}_ci95"].fillna(0).iloc[0], capsize=3, color=f"C{i}")
-                ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-                continue
-            groups = d.groupby(others, sort=False) if others else [((), d)]
-            for j, (gval, g) in enumerate(groups):
-                g = g.sort_values(key)
-                gval = gval if isinstance(gval, tuple) else (gval,)
-                label = s + "".join(f", {k.split('.')[-1]}={v}" for k, v in zip(others, gval))
-                mine = s in policies
-                ax.errorbar(g[key], g[col], yerr=g[f"{col}_ci95"].fillna(0), marker="s" if mine else "o",
-                            ms=5 if mine else 4, lw=2.2 if mine else 1.2, capsize=3,
-                            color=f"C{i}", ls=styles[j % len(styles)], label=label)
-                bound = {"hit_rate": "hit_bound", "acc_within_deadline": "acc_bound"}[col]
-                if bound in g.columns and g[bound].notna().any():
-                    ax.plot(g[key], g[bound], color="k", ls=styles[j % len(styles)], lw=1.0, alpha=0.8,
-                            label=f"{s} bound (no policy above)" if not j else None)
-        if key is not None:
-            ax.set_xlabel(xlabel)
-            xs = pd.to_numeric(ci[key], errors="coerce")
-            if key != "channel.snr_db" and xs.notna().all() and xs.min() > 0 and xs.max() / xs.min() >= 8:
-                ax.set_xscale("log", base=2)  # counts and rates swept by doubling
-                ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-        ax.set_ylabel(ylabel)
-        ax.set_ylim(-0.03, 1.03)
-        ax.grid(alpha=0.3)
-    if key is not None:
-        axes[0][-1].legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
-    if summary["tasks"].sum() == 0:
-        for ax in axes[0]:
-            _say_if_empty(ax, rec.iloc[:0])
-    fig.suptitle(f"{sc.get('name', folder.name)}: deadline {deadline:g} ms, "
-                 f"95% intervals over {int(ci['seeds'].max())} seed(s)", fontsize=10)
-    out += _save(fig, figdir, "hit_rate")
+    def deadline(combo: dict) -> float:
+        return float(combo.get("tasks.deadline_ms", base_deadline))
+
+    def draw(ax, s, xs, ys, err=None, label=None, ls=None):
+        colour, line, marker = style[s]
+        mine = s in policies
+        ax.errorbar(xs, ys, yerr=err, color=colour, ls=ls or line, marker=marker, ms=5 if mine else 4,
+                    lw=2.2 if mine else 1.2, capsize=3, label=label)
+
+    # hit_rate: columns per value of the first other key, line styles for the rest
+    col_key, style_keys = (others[0], others[1:]) if others else (None, [])
+    columns = _combos(ci, [col_key]) if col_key else [{}]
+    fig, axes = plt.subplots(2, len(columns), figsize=(5.2 * len(columns) + 1.5, 7.6), squeeze=False,
+                             sharey=True)
+    for j, col in enumerate(columns):
+        d_col = _select(ci, col)
+        for row, (metric, ylabel) in enumerate([("hit_rate", "deadline hit rate"),
+                                               ("acc_within_deadline", "accuracy within deadline")]):
+            ax = axes[row][j]
+            for s in labels:
+                d = d_col[d_col["scheme"] == s]
+                if x is None:
+                    ax.bar(s, d[metric].iloc[0], yerr=d[f"{metric}_ci95"].fillna(0).iloc[0], capsize=3,
+                           color=style[s][0])
+                    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+                    continue
+                for k, combo in enumerate(_combos(d, style_keys)):
+                    g = _select(d, combo).sort_values(x)
+                    extra = "".join(f", {names[kk]}={fmt(v)}" for kk, v in combo.items())
+                    ls = _LINES[k % len(_LINES)] if style_keys else None
+                    draw(ax, s, g[x], g[metric], g[f"{metric}_ci95"].fillna(0), s + extra, ls)
+                    bound = {"hit_rate": "hit_bound", "acc_within_deadline": "acc_bound"}[metric]
+                    if bound in g.columns and g[bound].notna().any():
+                        ax.plot(g[x], g[bound], color="k", ls=ls or "-", lw=1.0, alpha=0.8,
+                                label=f"{s} bound (no policy above){extra}")
+            if x is not None:
+                ax.set_xlabel("mean SNR (dB)" if x == "channel.snr_db" else names[x])
+                xs = pd.to_numeric(ci[x], errors="coerce")
+                if x != "channel.snr_db" and xs.notna().all() and xs.min() > 0 and xs.max() / xs.min() >= 8:
+                    ax.set_xscale("log", base=2)  # counts and rates swept by doubling
+                    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: fmt(v)))
+            if j == 0:
+                ax.set_ylabel(ylabel)
+            ax.set_ylim(-0.03, 1.03)
+            ax.grid(alpha=0.3)
+            title = _title(col, names)
+            if col_key == "tasks.deadline_ms" or x == "tasks.deadline_ms":
+                pass
+            elif "tasks.deadline_ms" in style_keys:
+                title += " (deadline per line style)"
+            else:
+                title += ("; " if title else "") + f"deadline {fmt(deadline(col))} ms"
+            ax.set_title(title, fontsize=9)
+        if summary["tasks"].sum() == 0:
+            for row in axes:
+                _say_if_empty(row[j], rec.iloc[:0])
+    if x is not None:
+        handles, lab = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, lab, fontsize=7, bbox_to_anchor=(1.0, 0.95), loc="upper left")
+    fig.suptitle(f"{sc.get('name', folder.name)}: 95% intervals over {int(ci['seeds'].max())} seed(s)", fontsize=10)
+    fig.tight_layout()
+    out += _save(fig, figdir, "hit_rate", formats)
     plt.close(fig)
 
-    panels = _panels(rec, key)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
-    for ax, (title, r) in zip(axes[0], panels):
+    panels, total = _panels(rec, keys, x)
+    note = f" ({len(panels)} of {total} combinations)" if total > len(panels) else ""
+
+    fig, axes = _grid(plt, len(panels), 4.6, 3.8)
+    for ax, combo in zip(axes, panels):
+        r = _select(rec, combo)
         _say_if_empty(ax, r)
-        for s in schemes:
-            lat = np.sort(r[(r["scheme"] == s) & (r["status"] == "done")]["latency_ms"].to_numpy())
+        for s in labels:
+            mine = r[r["scheme"] == s]
+            lat = np.sort(mine[mine["status"] == "done"]["latency_ms"].to_numpy())
             if len(lat):
-                ax.step(lat, np.arange(1, len(lat) + 1) / len(r[r["scheme"] == s]), where="post", label=s)
-        ax.axvline(deadline, color="k", ls="--", lw=0.8)
+                colour, line, _m = style[s]
+                ax.step(lat, np.arange(1, len(lat) + 1) / len(mine), where="post", label=s, color=colour, ls=line,
+                        lw=2.2 if s in policies else 1.2)
+        ax.axvline(deadline(combo), color="k", ls="--", lw=0.8)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: fmt(round(v, 6))))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("latency (ms)")
-        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("fraction of tasks done")
+        ax.set_title(_title(combo, names) + (f"; deadline {fmt(deadline(combo))} ms"), fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("fraction of tasks done")
     if not rec.empty:
-        axes[0][-1].legend(fontsize=7)
-    out += _save(fig, figdir, "latency_cdf")
+        handles, lab = axes[0].get_legend_handles_labels()
+        fig.legend(handles, lab, fontsize=7, bbox_to_anchor=(1.0, 0.95), loc="upper left")
+    fig.suptitle(f"latency CDF{note}", fontsize=10)
+    fig.tight_layout()
+    out += _save(fig, figdir, "latency_cdf", formats)
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.2, 3.8), squeeze=False, sharey=True)
-    for ax, (title, r) in zip(axes[0], panels):
+    fig, axes = _grid(plt, len(panels), 4.4, 0.35 * len(labels) + 1.8)
+    for ax, combo in zip(axes, panels):
+        r = _select(rec, combo)
         _say_if_empty(ax, r)
         done = r[r["status"] == "done"]
-        means = done.groupby("scheme")[list(STAGE_COLUMNS)].mean().reindex(schemes).fillna(0)
-        left = np.zeros(len(schemes))
+        means = done.groupby("scheme")[list(STAGE_COLUMNS)].mean().reindex(labels).fillna(0)
+        left = np.zeros(len(labels))
         for c in STAGE_COLUMNS:
-            ax.barh(range(len(schemes)), means[c], left=left, label=STAGE_LABELS[c])
+            ax.barh(range(len(labels)), means[c], left=left, label=STAGE_LABELS[c])
             left += means[c].to_numpy(dtype=float)
-        ax.set_yticks(range(len(schemes)), schemes, fontsize=7)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
         ax.invert_yaxis()
-        ax.axvline(deadline, color="k", ls="--", lw=0.8)
+        ax.axvline(deadline(combo), color="k", ls="--", lw=0.8)
         ax.set_xlabel("mean time of completed tasks (ms)")
-        ax.set_title(title, fontsize=9)
-    axes[0][-1].legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
-    out += _save(fig, figdir, "stage_breakdown")
+        ax.set_title(_title(combo, names) + f"; deadline {fmt(deadline(combo))} ms", fontsize=8)
+    handles, lab = axes[0].get_legend_handles_labels()
+    fig.legend(handles, lab, fontsize=7, bbox_to_anchor=(1.0, 0.95), loc="upper left")
+    fig.suptitle(f"where the time goes{note}", fontsize=10)
+    fig.tight_layout()
+    out += _save(fig, figdir, "stage_breakdown", formats)
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
-    medians = rec[rec["status"] == "done"].groupby("scheme")["latency_ms"].median()
-    upper = min(max(3 * deadline, 1.2 * float(medians.max()) if len(medians) else 0.0), 20 * deadline)
-    grid = np.linspace(0, upper, 300)  # far enough to show where each scheme's typical task lands
-    for ax, (title, r) in zip(axes[0], panels):
+    fig, axes = _grid(plt, len(panels), 4.6, 3.8)
+    for ax, combo in zip(axes, panels):
+        r = _select(rec, combo)
         _say_if_empty(ax, r)
-        for s in schemes:
+        dl = deadline(combo)
+        done = r[r["status"] == "done"]
+        medians = done.groupby("scheme")["latency_ms"].median()
+        upper = min(max(3 * dl, 1.2 * float(medians.max()) if len(medians) else 0.0), 20 * dl)
+        grid = np.linspace(0, upper, 300)  # far enough to show where each scheme's typical task lands
+        for s in labels:
             d = r[r["scheme"] == s]
+            if d.empty:
+                continue
             lat = d["latency_ms"].where(d["status"] == "done", np.inf).to_numpy()
             ok = d["correct"].astype(bool).to_numpy()
-            ax.plot(grid, [(ok & (lat <= g)).mean() for g in grid], label=s)
-        ax.axvline(deadline, color="k", ls="--", lw=0.8)
+            colour, line, _m = style[s]
+            ax.plot(grid, [(ok & (lat <= g)).mean() for g in grid], label=s, color=colour, ls=line,
+                    lw=2.2 if s in policies else 1.2)
+        ax.axvline(dl, color="k", ls="--", lw=0.8)
         ax.set_xlabel("deadline (ms)")
-        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("accuracy within deadline")
+        ax.set_title(_title(combo, names) + f"; scenario's deadline {fmt(dl)} ms", fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("accuracy within deadline")
     if not rec.empty:
-        axes[0][-1].legend(fontsize=7)
-    out += _save(fig, figdir, "acc_vs_deadline")
+        handles, lab = axes[0].get_legend_handles_labels()
+        fig.legend(handles, lab, fontsize=7, bbox_to_anchor=(1.0, 0.95), loc="upper left")
+    fig.suptitle(f"accuracy within other deadlines{note}", fontsize=10)
+    fig.tight_layout()
+    out += _save(fig, figdir, "acc_vs_deadline", formats)
     plt.close(fig)
-    mine = [s for s in schemes if s in policies]
+    mine = [s for s in labels if s in policies]
     if mine:
-        out += _choices(plt, summary, mine, key, others, xlabel, figdir)
+        out += _choices(plt, summary, mine, x, others, names, figdir, formats)
     return out
 
 
@@ -228,40 +373,38 @@ def _policy_labels(sc: dict) -> set[str]:
     return out
 
 
-def _choices(plt, summary: pd.DataFrame, policies: list[str], key: str | None, others: list[str],
-             xlabel: str, figdir: Path) -> list[Path]:
-    """Each policy's share of every scheme it chose, against the swept key (means over seeds)."""
+def _choices(plt, summary: pd.DataFrame, policies: list[str], x: str | None, others: list[str],
+             names: dict[str, str], figdir: Path, formats: tuple[str, ...]) -> list[Path]:
+    """Each policy's share of every scheme it chose against the x key (means over seeds): a column
+    per policy, a row per combination of the other swept keys (at most MAX_PANELS rows)."""
     shares = [c for c in summary.columns if c.startswith("share_")]
     chosen = [c for c in shares if summary.loc[summary["scheme"].isin(policies), c].fillna(0).max() > 0]
-    names = [c.removeprefix("share_") for c in chosen]
-    colours = {n: f"C{i % 10}" for i, n in enumerate(names)}
-    hatches = {n: ("" if i < 10 else "//") for i, n in enumerate(names)}
-    fig, axes = plt.subplots(1, len(policies), figsize=(4.2 * len(policies) + 1.5, 3.6), squeeze=False, sharey=True)
-    for ax, pol in zip(axes[0], policies):
-        d = summary[summary["scheme"] == pol]
-        if others:  # the first value of every other swept key: one line of the grid
-            for k in others:
-                d = d[d[k] == d[k].iloc[0]]
-            ax.set_title(f"{pol}\n" + ", ".join(f"{k}={d[k].iloc[0]}" for k in others), fontsize=8)
-        else:
-            ax.set_title(pol, fontsize=9)
-        if key is None:
-            m = d[chosen].mean()
-            bottom = 0.0
-            for c, n in zip(chosen, names):
-                ax.bar([0], [m[c]], bottom=bottom, color=colours[n], hatch=hatches[n], label=n)
-                bottom += m[c]
-            ax.set_xticks([])
-        else:
-            m = d.groupby(key, sort=True)[chosen].mean()
-            xs = m.index.to_numpy()
-            ax.stackplot(xs, *[m[c].to_numpy() for c in chosen], labels=names,
-                         colors=[colours[n] for n in names])
-            ax.set_xlabel(xlabel)
-        ax.set_ylim(0, 1)
-    axes[0][0].set_ylabel("share of tasks")
+    names_chosen = [c.removeprefix("share_") for c in chosen]
+    style = styles(names_chosen)
+    rows = _combos(summary, others)[:MAX_PANELS]
+    fig, axes = plt.subplots(len(rows), len(policies), figsize=(4.2 * len(policies) + 1.5, 3.4 * len(rows)),
+                             squeeze=False, sharey=True)
+    for i, combo in enumerate(rows):
+        for ax, pol in zip(axes[i], policies):
+            d = _select(summary[summary["scheme"] == pol], combo)
+            ax.set_title(pol + ("\n" + _title(combo, names) if combo else ""), fontsize=8)
+            if x is None:
+                m = d[chosen].mean()
+                bottom = 0.0
+                for c, n in zip(chosen, names_chosen):
+                    ax.bar([0], [m[c]], bottom=bottom, color=style[n][0], label=n)
+                    bottom += m[c]
+                ax.set_xticks([])
+            else:
+                m = d.groupby(x, sort=True)[chosen].mean()
+                ax.stackplot(m.index.to_numpy(), *[m[c].to_numpy() for c in chosen], labels=names_chosen,
+                             colors=[style[n][0] for n in names_chosen])
+                ax.set_xlabel("mean SNR (dB)" if x == "channel.snr_db" else names[x])
+            ax.set_ylim(0, 1)
+        axes[i][0].set_ylabel("share of tasks")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, bbox_to_anchor=(1.0, 0.9), loc="upper left")
-    paths = _save(fig, figdir, "choices")
+    fig.legend(handles, labels, fontsize=7, bbox_to_anchor=(1.0, 0.95), loc="upper left")
+    fig.tight_layout()
+    paths = _save(fig, figdir, "choices", formats)
     plt.close(fig)
     return paths
