@@ -249,6 +249,8 @@ class Scenario:
     edge: Edge = field(Edge())
     sweep: Sweep = field(Sweep())
     source: str = ""  # the file it came from (set by the loader)
+    # schemes as written (patterns), to match them again against a swept profile's schemes
+    patterns: tuple = field((), internal=True, compare=False, repr=False)
 
     @property
     def groups(self) -> tuple[Devices, ...]:
@@ -326,7 +328,7 @@ def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scena
     sc = replace(schema.build(Scenario, data, str(source)), source=str(source))
     if not Path(sc.profile, "profile.yaml").is_file():
         raise ConfigError(source, "profile", sc.profile, "no profile.yaml in that folder")
-    sc = replace(sc, schemes=_expand_schemes(sc, source))
+    sc = replace(sc, schemes=_expand_schemes(sc, source), patterns=sc.schemes)
     points = [sc]
     for k, values in sc.sweep.grid.items():
         if k in ("sweep", "seeds", "name") or k.startswith("sweep."):
@@ -544,4 +546,9 @@ def override(sc: Scenario, values: dict[str, Any]) -> Scenario:
     data.pop("source")
     data["sweep"] = {"grid": {}}
     built = schema.build(Scenario, data, sc.source)
-    return replace(built, source=sc.source, sweep=sc.sweep)
+    built = replace(built, source=sc.source, sweep=sc.sweep, patterns=sc.patterns)
+    if "profile" in values and sc.patterns:  # the schemes as written, matched against this profile's
+        if not Path(built.profile, "profile.yaml").is_file():
+            raise ConfigError(sc.source, "sweep.grid.profile", built.profile, "no profile.yaml in that folder")
+        built = replace(built, schemes=_expand_schemes(replace(built, schemes=sc.patterns), sc.source))
+    return built

@@ -67,9 +67,13 @@ def one_of(*choices: str) -> Callable[[Any], str | None]:
     return check
 
 
-def field(default: Any = dataclasses.MISSING, check: Callable | None = None, **kw: Any) -> Any:
-    """A dataclass field with an optional value check."""
+def field(default: Any = dataclasses.MISSING, check: Callable | None = None, internal: bool = False,
+          **kw: Any) -> Any:
+    """A dataclass field with an optional value check; ``internal`` fields are set by code only:
+    not read from YAML, not written back."""
     md = {"check": check} if check else {}
+    if internal:
+        md["internal"] = True
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=md, **kw)
     return dataclasses.field(default=default, metadata=md, **kw)
@@ -139,7 +143,7 @@ def _convert(tp: Any, value: Any, file: str, key: str) -> Any:
 def build(cls: type, data: dict, file: str, prefix: str = "") -> Any:
     """Build dataclass ``cls`` from ``data``; every problem raises ConfigError with the dotted key."""
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     for k in data:
         if k not in fields:
             raise ConfigError(file, f"{prefix}.{k}" if prefix else str(k), data[k],
@@ -168,7 +172,8 @@ def build(cls: type, data: dict, file: str, prefix: str = "") -> Any:
 def to_dict(obj: Any) -> Any:
     """A frozen dataclass tree back to plain dicts and lists (for YAML output)."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not f.metadata.get("internal")}
     if isinstance(obj, (tuple, list)):
         return [to_dict(v) for v in obj]
     if isinstance(obj, (dict, types.MappingProxyType)):

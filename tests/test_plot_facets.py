@@ -68,3 +68,32 @@ def test_labels_styles_and_numbers():
     style = plot.styles([f"s{i}" for i in range(45)])
     assert len({(c, ls) for c, ls, _m in style.values()}) == 45  # no two schemes alike
     assert [plot.fmt(v) for v in (256.0, 2, 0.5, "none")] == ["256", "2", "0.5", "none"]
+
+
+def test_sweeping_the_profile_matches_scheme_patterns_per_profile(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+    import yaml
+    from helpers import write_profile
+    simple_profile(tmp_path / "scen" / "p1", n=10)
+    import numpy as np
+    n = 10
+    write_profile(tmp_path / "scen" / "p2", stages={"full": {"hw": {1: 30.0}}, "head": {"hw": {1: 2.0}},
+                                                   "tail": {"hw": {1: 1.0}}},
+                  schemes={"local": ("local", ["full"], []), "split-small": ("split", ["head"], ["tail"])},
+                  columns={"label": np.zeros(n), "local_bytes": np.zeros(n), "local_correct": np.ones(n),
+                           "split-small_bytes": np.full(n, 100), "split-small_correct": np.ones(n)})
+    path = write_scenario(tmp_path / "scen" / "s.yaml", tmp_path / "scen" / "p1", schemes=["local", "split*"],
+                          sweep={"grid": {"profile": ["p1", "p2"]}})
+    data = yaml.safe_load(path.read_text())
+    data["profile"] = "p1"  # relative to the scenario file, like the grid's values
+    path.write_text(yaml.safe_dump(data))
+    monkeypatch.chdir(tmp_path)  # elsewhere: paths resolve against the scenario file, not here
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--no-plot"]) == 0, capsys.readouterr().err
+    s = pd.read_csv(out / "summary.csv")
+    by_profile = {p.rsplit("/", 1)[-1]: sorted(g.scheme) for p, g in s.groupby("profile")}
+    assert by_profile == {"p1": ["local", "split"], "p2": ["local", "split-small"]}
+    data["sweep"]["grid"]["profile"] = ["p1", "nowhere"]
+    path.write_text(yaml.safe_dump(data))
+    assert main(["validate", str(path)]) == 2
+    assert "nowhere" in capsys.readouterr().err
