@@ -7,6 +7,8 @@
   aecnn-sim info PROFILE                         a profile's schemes, hardware keys and stages
   aecnn-sim plot RESULTS [--x KEY] [--schemes ..] figures (PNG, SVG, PDF) under RESULTS/figures
   aecnn-sim export RESULTS [--csv FILE]          the records (Parquet dataset RESULTS/records) as one CSV
+  aecnn-sim compare RESULTS RESULTS... [--csv F]  shared points side by side, differences with 95% intervals
+  aecnn-sim report RESULTS                       RESULTS/report.md and report.html: scenario, tables, figures
 
 Bad input (YAML, keys, values, profile, traces, results folder) ends with one line naming file,
 key and value, and exit status 2, before any simulation starts. Ctrl-C exits 130 and SIGTERM 143;
@@ -66,7 +68,25 @@ def setup_args() -> argparse.ArgumentParser:
                         description="write the records dataset (RESULTS/records, Parquet) as one CSV file")
     ex.add_argument("results", type=Path, help="results folder written by run or sweep")
     ex.add_argument("--csv", type=Path, default=None, help="file to write (default RESULTS/records.csv)")
+    cmp = sub.add_parser("compare", help="the points several results folders share, side by side",
+                         description="the (point, scheme) pairs that several results folders share: each folder's "
+                                     "mean, and each later folder's difference to the first with its 95%% interval "
+                                     "(paired by seed where both ran the same seeds)")
+    cmp.add_argument("results", type=Path, nargs="+", help="results folders (the first is the reference)")
+    cmp.add_argument("--figures", nargs="+", default=None, metavar="COLUMN",
+                     help="summary columns to compare (default acc_within_deadline hit_rate mean_latency_ms "
+                          "p95_latency_ms bytes_sent)")
+    cmp.add_argument("--csv", type=Path, default=None, help="also write the table to this CSV file")
+    rep = sub.add_parser("report", help="a Markdown and HTML report of a results folder",
+                         description="write RESULTS/report.md and RESULTS/report.html (figures embedded): the "
+                                     "scenario, the summary tables and the figures")
+    rep.add_argument("results", type=Path, help="results folder written by run or sweep")
     return p
+
+
+def pd_options():
+    import pandas as pd
+    return pd.option_context("display.width", 200, "display.max_columns", 50)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +138,23 @@ def _main(args: argparse.Namespace) -> int:
             raise ConfigError(args.results / "records", "(results folder)", str(args.results),
                               "holds no records dataset; run 'aecnn-sim run' or 'sweep' first")
         print(f"records written to {export_csv(args.results, args.csv)}")
+        return 0
+    if args.command == "compare":
+        from sim.compare import METRICS, compare
+
+        table = compare(args.results, tuple(args.figures or METRICS))
+        with pd_options():
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        if args.csv:
+            from sim.store import write_atomic
+            write_atomic(args.csv, table.to_csv(index=False))
+            print(f"written to {args.csv}")
+        return 0
+    if args.command == "report":
+        from sim.compare import report
+
+        md, page = report(args.results)
+        print(f"report written to {md} and {page}")
         return 0
     if args.command == "plot":
         figs = plot.plot_results(args.results, x=args.x, schemes=args.schemes,

@@ -9,6 +9,7 @@ workers at once and keeps every finished point (:class:`Interrupted`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import signal
 import threading
@@ -26,7 +27,7 @@ from sim.engine import simulate
 from sim.errors import ConfigError
 from sim.profile import load_profile
 from sim.progress import Progress
-from sim.scenario import Scenario, override
+from sim.scenario import Scenario, Sweep, override
 
 
 class Terminated(KeyboardInterrupt):
@@ -223,7 +224,8 @@ def run_all(sc: Scenario, out: Path, workers: int = 1, sweep: bool = True, progr
     jobs = jobs_of(sc, points)
     out = Path(out)
     store.check_out(out)
-    resolved = schema.to_dict(sc if sweep else override(sc, {}))
+    # what was simulated: with run (no sweep) the grid is not part of it
+    resolved = schema.to_dict(sc if sweep else dataclasses.replace(override(sc, {}), sweep=Sweep()))
     store.write_atomic(out / "scenario.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
     todo = [j for j in jobs if not store.is_done(out, j.pid)]
     bar = Progress(sc.name, jobs, {j.pid for j in jobs} - {j.pid for j in todo}, enabled=progress)
