@@ -9,6 +9,7 @@
   aecnn-sim export RESULTS [--csv FILE]          the records (Parquet dataset RESULTS/records) as one CSV
   aecnn-sim compare RESULTS RESULTS... [--csv F]  shared points side by side, differences with 95% intervals
   aecnn-sim report RESULTS                       RESULTS/report.md and report.html: scenario, tables, figures
+  aecnn-sim schema [--markdown]                  the scenario's JSON Schema (for editors), or its key table
 
 Bad input (YAML, keys, values, profile, traces, results folder) ends with one line naming file,
 key and value, and exit status 2, before any simulation starts. Ctrl-C exits 130 and SIGTERM 143;
@@ -77,6 +78,11 @@ def setup_args() -> argparse.ArgumentParser:
                      help="summary columns to compare (default acc_within_deadline hit_rate mean_latency_ms "
                           "p95_latency_ms bytes_sent)")
     cmp.add_argument("--csv", type=Path, default=None, help="also write the table to this CSV file")
+    sch = sub.add_parser("schema", help="the scenario's JSON Schema (for editors), or its key table",
+                         description="print the JSON Schema of a scenario file, generated from the scenario's "
+                                     "dataclasses (point an editor's YAML validation at it), or with --markdown "
+                                     "the table of every key with its type, default and allowed values")
+    sch.add_argument("--markdown", action="store_true", help="the key table (as in the README) instead")
     rep = sub.add_parser("report", help="a Markdown and HTML report of a results folder",
                          description="write RESULTS/report.md and RESULTS/report.html (figures embedded): the "
                                      "scenario, the summary tables and the figures")
@@ -140,7 +146,7 @@ def _main(args: argparse.Namespace) -> int:
         print(f"records written to {export_csv(args.results, args.csv)}")
         return 0
     if args.command == "compare":
-        from sim.compare import METRICS, compare
+        from sim.reports import METRICS, compare
 
         table = compare(args.results, tuple(args.figures or METRICS))
         with pd_options():
@@ -150,8 +156,16 @@ def _main(args: argparse.Namespace) -> int:
             write_atomic(args.csv, table.to_csv(index=False))
             print(f"written to {args.csv}")
         return 0
+    if args.command == "schema":
+        import json
+
+        from sim.scenario import Scenario
+        from sim.schema import json_schema, markdown_key_table
+
+        print(markdown_key_table(Scenario) if args.markdown else json.dumps(json_schema(Scenario), indent=1))
+        return 0
     if args.command == "report":
-        from sim.compare import report
+        from sim.reports import report
 
         md, page = report(args.results)
         print(f"report written to {md} and {page}")

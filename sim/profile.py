@@ -16,6 +16,7 @@ import yaml
 
 from sim import tables
 from sim.errors import ConfigError
+from sim.fileio import write_atomic
 from sim.schema import load_yaml_mapping
 
 
@@ -186,7 +187,6 @@ def merge_timings(folder: str | Path, timings: dict, replace: bool = False) -> l
     profile must be timed, and an existing key is refused unless ``replace``. The result is checked
     like any profile before it replaces profile.yaml atomically. Returns the keys merged.
     """
-    import os
 
     folder = Path(folder)
     where = folder / "profile.yaml"
@@ -207,11 +207,58 @@ def merge_timings(folder: str | Path, timings: dict, replace: bool = False) -> l
         st["latency_ms"] = {**st["latency_ms"], **{k: stages[name][k] for k in hw}}
         _check_stage(folder, name, st)
     meta["hardware"] = {**(meta.get("hardware") or {}), **hw}
-    text = yaml.safe_dump(meta, sort_keys=False, width=100)
-    tmp = where.with_name(f".profile.yaml.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, where)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(where, yaml.safe_dump(meta, sort_keys=False, width=100), what="profile")
     return list(hw)
+
+
+def write_profile(folder: str | Path, stages: dict, schemes: dict, labels, payload_bytes: dict, correct: dict,
+                  hardware: dict | None = None, name: str | None = None, provenance: dict | None = None) -> Profile:
+    """Write a profile folder of your own model or hardware, check it by loading it, return it.
+
+    - ``stages``: ``{stage: {hardware: {batch: ms}}}``, or ``{stage: {"latency_ms": ..., "flops":
+      ..., "params": ...}}``; batch sizes are integers; every stage a scheme runs on the edge needs
+      batch 1 at least;
+    - ``schemes``: ``{scheme: {"kind": "local" | "offload" | "split", "device": [stages], "edge":
+      [stages]}}``;
+    - ``labels``: the class of each test image; ``payload_bytes`` and ``correct``: per scheme, one
+      value per image (bytes of its real bitstream, 0 for local; whether it classified the image
+      correctly through that bitstream);
+    - ``hardware``: ``{key: what it is}`` for every hardware key the latencies use (default: the
+      keys, described as "not described"); ``provenance``: how the numbers were made.
+
+    The folder gets profile.yaml and samples.csv (README, "Profile format"); files are replaced
+    atomically. Any problem raises ConfigError naming the file and key.
+    """
+    folder = Path(folder)
+    labels = np.asarray(labels)
+    n = len(labels)
+    st_out, keys = {}, set()
+    for sname, st in stages.items():
+        lat = st.get("latency_ms", st) if isinstance(st, dict) else st
+        st_out[sname] = {"flops": (st.get("flops", 0) if isinstance(st, dict) else 0),
+                         "params": (st.get("params", 0) if isinstance(st, dict) else 0),
+                         "latency_ms": {hw: {int(b): float(ms) for b, ms in by_batch.items()}
+                                        for hw, by_batch in lat.items()}}
+        keys |= set(lat)
+    sc_out, columns = {}, {"index": np.arange(n), "label": labels}
+    for sname, spec in schemes.items():
+        for field_, given in (("payload_bytes", payload_bytes), ("correct", correct)):
+            if sname not in given or len(given[sname]) != n:
+                raise ConfigError(folder / "samples.csv", f"{field_}.{sname}", None,
+                                  f"needs one value per image ({n})")
+        sc_out[sname] = {"kind": spec["kind"], "device": list(spec.get("device", [])),
+                         "edge": list(spec.get("edge", [])),
+                         "bytes_column": f"{sname}_bytes", "correct_column": f"{sname}_correct",
+                         "accuracy": float(np.mean(np.asarray(correct[sname], dtype=float))),
+                         "mean_bytes": float(np.mean(np.asarray(payload_bytes[sname], dtype=float)))}
+        columns[f"{sname}_bytes"] = np.asarray(payload_bytes[sname], dtype=np.int64)
+        columns[f"{sname}_correct"] = np.asarray(correct[sname], dtype=bool).astype(np.int64)
+    meta = {"name": name or folder.name,
+            "provenance": provenance or {"command": "sim.profile.write_profile", "machine": {}},
+            "hardware": hardware or {k: "not described" for k in sorted(keys)},
+            "stages": st_out, "schemes": sc_out}
+    lines = [",".join(columns)]
+    lines += [",".join(str(int(columns[c][i])) for c in columns) for i in range(n)]
+    write_atomic(folder / "samples.csv", "\n".join(lines) + "\n", what="profile")
+    write_atomic(folder / "profile.yaml", yaml.safe_dump(meta, sort_keys=False, width=100), what="profile")
+    return load_profile(folder)

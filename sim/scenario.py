@@ -185,7 +185,7 @@ class Fading:
 @dataclass(frozen=True)
 class Rate:
     model: str = field("shannon", check=one_of("shannon", "cqi"))
-    efficiency: float = field(0.75, check=lambda v: None if 0 < v <= 1 else "must be in (0, 1]")
+    efficiency: float = field(0.75, check=in_range(0, 1, lo_open=True))
     table: str = field("nr-cqi1", check=one_of("nr-cqi1"))
     bler: float = field(0.1, check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)")
     max_harq: int = field(3, check=in_range(0, 100))

@@ -7,6 +7,7 @@ key; nothing is guessed.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Callable
@@ -43,6 +44,9 @@ def positive(v: float) -> str | None:
     return None if v > 0 else "must be > 0"
 
 
+positive.bounds = (0, None, True)
+
+
 def in_range(lo: float, hi: float, lo_open: bool = False, unit: str = "") -> Callable[[Any], str | None]:
     """A check that the value lies in [lo, hi] (or (lo, hi] with ``lo_open``); the range is in the message."""
     text = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]{' ' + unit if unit else ''}"
@@ -50,6 +54,7 @@ def in_range(lo: float, hi: float, lo_open: bool = False, unit: str = "") -> Cal
     def check(v: Any) -> str | None:
         ok = (v > lo if lo_open else v >= lo) and v <= hi
         return None if ok else f"must be in {text}"
+    check.bounds = (lo, hi, lo_open)  # for the JSON Schema
     return check
 
 
@@ -64,6 +69,7 @@ def probability(v: float) -> str | None:
 def one_of(*choices: str) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
         return None if v in choices else f"must be one of {', '.join(map(str, choices))}"
+    check.choices = choices  # for the JSON Schema
     return check
 
 
@@ -179,3 +185,122 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, (dict, types.MappingProxyType)):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+def _json_type(tp: Any) -> dict:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        out = _json_type(args[0]) if len(args) == 1 else {"anyOf": [_json_type(a) for a in args]}
+        if type(None) in typing.get_args(tp):
+            out = {"anyOf": [out, {"type": "null"}]}
+        return out
+    if dataclasses.is_dataclass(tp):
+        return json_schema(tp, top=False)
+    if origin in (list, tuple):
+        (inner, *_) = typing.get_args(tp) or (Any,)
+        return {"type": "array", "items": _json_type(inner)}
+    if origin is dict or tp is dict:
+        return {"type": "object"}
+    return {float: {"type": "number"}, int: {"type": "integer"}, bool: {"type": "boolean"},
+            str: {"type": "string"}}.get(tp, {})
+
+
+def json_schema(cls: type, top: bool = True) -> dict:
+    """A JSON Schema (draft 2020-12) of dataclass ``cls``: the keys, their types, defaults, choices
+    and ranges, for editors that validate YAML against a schema. The loader checks more (the
+    relations between keys); this is the shape."""
+    hints = typing.get_type_hints(cls)
+    props, required = {}, []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal") or f.name == "source":
+            continue
+        entry = _json_type(hints[f.name])
+        check = f.metadata.get("check")
+        if getattr(check, "choices", None):
+            entry = {**entry, "enum": list(check.choices)}
+        bounds = getattr(check, "bounds", None)
+        if bounds:
+            lo, hi, lo_open = bounds
+            entry = {**entry, ("exclusiveMinimum" if lo_open else "minimum"): lo}
+            if hi is not None:
+                entry["maximum"] = hi
+        if f.default is not dataclasses.MISSING:
+            entry["default"] = to_dict(f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            entry["default"] = to_dict(f.default_factory())
+        else:
+            required.append(f.name)
+        if (cls.__doc__ or "").strip() and top is False and "description" not in entry:
+            pass
+        props[f.name] = entry
+    out = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        out["required"] = required
+    if top:
+        out = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": cls.__name__, **out}
+    return out
+
+
+def key_table(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(dotted key, type, default, allowed) of every key of ``cls``, sub-keys included."""
+    hints = typing.get_type_hints(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal") or f.name == "source":
+            continue
+        tp, key = hints[f.name], f"{prefix}{f.name}"
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        check = f.metadata.get("check")
+        allowed = ""
+        if getattr(check, "choices", None):
+            allowed = ", ".join(map(str, check.choices))
+        elif getattr(check, "bounds", None):
+            lo, hi, lo_open = check.bounds
+            allowed = f"{'(' if lo_open else '['}{lo:g}, {'inf' if hi is None else format(hi, 'g')}]"
+        shown = "(required)" if default is dataclasses.MISSING else (
+            "(see below)" if dataclasses.is_dataclass(default) else json.dumps(to_dict(default)))
+        rows.append((key, _type_name(tp), shown, allowed))
+        seen: set = set()
+        for sub, listed in _nested(tp):
+            if sub not in seen:  # a mapping that may also be a list of them (devices): its keys once
+                seen.add(sub)
+                rows += key_table(sub, f"{key}[]." if listed else f"{key}.")
+    return rows
+
+
+def _nested(tp: Any, listed: bool = False) -> list[tuple[type, bool]]:
+    """The dataclasses inside a field's type, and whether each sits in a list."""
+    if dataclasses.is_dataclass(tp):
+        return [(tp, listed)]
+    origin = typing.get_origin(tp)
+    out = []
+    for a in typing.get_args(tp):
+        for got in _nested(a, listed or origin in (list, tuple)):
+            if got not in out:
+                out.append(got)
+    return out
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None)) + \
+            (" or null" if type(None) in typing.get_args(tp) else "")
+    if origin in (list, tuple):
+        (inner, *_) = typing.get_args(tp) or (Any,)
+        return f"list of {_type_name(inner)}"
+    if origin is dict or tp is dict:
+        return "mapping"
+    if dataclasses.is_dataclass(tp):
+        return "mapping"
+    return {float: "number", int: "integer", bool: "boolean", str: "string"}.get(tp, str(tp))
+
+
+def markdown_key_table(cls: type) -> str:
+    """:func:`key_table` as a Markdown table."""
+    lines = ["| key | type | default | allowed |", "|---|---|---|---|"]
+    for key, tp, default, allowed in key_table(cls):
+        lines.append(f"| `{key}` | {tp} | {default.replace('|', '/')} | {allowed} |")
+    return "\n".join(lines)

@@ -28,26 +28,10 @@ from typing import Any
 
 from sim import schema
 from sim.errors import ConfigError
+from sim.fileio import write_atomic  # noqa: F401  (re-exported: the store writes through it)
 from sim.scenario import PATH_KEYS, Scenario
 
 RECORDS = ".records.parquet"
-
-
-def write_atomic(path: Path, data: str | bytes, what: str = "--out") -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename; nothing half-written remains.
-
-    Any OS error (not a folder, not writable, disk full) becomes a ConfigError naming ``what``.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise ConfigError("(command line)", what, str(path), f"cannot be written: {e.strerror or e}") from None
 
 
 def check_out(out: Path) -> None:

@@ -10,26 +10,17 @@ import yaml
 
 
 def write_profile(folder: Path, stages: dict, schemes: dict, columns: dict[str, np.ndarray]) -> Path:
-    """A profile folder with the given stages ({name: {hw: {batch: ms}}}), schemes and sample columns.
+    """A profile folder through the package's own writer (``sim.profile.write_profile``).
 
-    schemes: {name: (kind, device_stages, edge_stages)}; columns must hold label and, per scheme,
-    <name>_bytes and <name>_correct.
+    stages: {name: {hw: {batch: ms}}}; schemes: {name: (kind, device_stages, edge_stages)};
+    columns hold label and, per scheme, <name>_bytes and <name>_correct.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "name": folder.name,
-        "provenance": {"command": "written by a test", "machine": {"cpu": "none"}},
-        "hardware": {"hw": "test hardware"},
-        "stages": {n: {"flops": 0, "params": 0, "latency_ms": lat} for n, lat in stages.items()},
-        "schemes": {n: {"kind": k, "device": list(d), "edge": list(e), "bytes_column": f"{n}_bytes",
-                        "correct_column": f"{n}_correct"} for n, (k, d, e) in schemes.items()},
-    }
-    (folder / "profile.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
-    names = list(columns)
-    n = len(columns[names[0]])
-    lines = [",".join(["index"] + names)]
-    lines += [",".join([str(i)] + [str(int(columns[c][i])) for c in names]) for i in range(n)]
-    (folder / "samples.csv").write_text("\n".join(lines) + "\n")
+    from sim.profile import write_profile as write
+
+    write(folder, stages, {n: {"kind": k, "device": list(d), "edge": list(e)} for n, (k, d, e) in schemes.items()},
+          labels=columns["label"], payload_bytes={n: columns[f"{n}_bytes"] for n in schemes},
+          correct={n: columns[f"{n}_correct"] for n in schemes}, hardware={"hw": "test hardware"},
+          provenance={"command": "written by a test", "machine": {"cpu": "none"}})
     return folder
 
 
