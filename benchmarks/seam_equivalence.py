@@ -23,17 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.dataset as ds
+from bench_sim import _baseline_tree  # the same worktree of REV the speed benchmarks use
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_ONLY = {"choice", "group"}
-
-
-def _tree(rev: str) -> Path:
-    tree = Path(tempfile.gettempdir()) / f"aecnn-sim-seam-{rev}"
-    if not tree.exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), rev], cwd=ROOT, check=True,
-                       capture_output=True)
-    return tree
 
 
 def _sweep(tree: Path, scenario: str, out: Path, sets: list[str]) -> float:
@@ -82,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", nargs="+", default=["paper", "fading", "multi-device"])
     ap.add_argument("--full", action="store_true", help="multi-device.yaml's full 30 s")
     args = ap.parse_args(argv)
-    old_tree, bad = _tree(args.rev), 0
+    old_tree, bad = _baseline_tree(args.rev), 0
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.scenario:
             both = [] if args.full or name != "multi-device" else ["tasks.duration_s=5"]

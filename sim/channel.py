@@ -317,3 +317,10 @@ def packets(payload_bytes: int, ch: Channel) -> tuple[int, int]:
     per = ch.mtu_bytes - ch.header_bytes
     n = max(1, -(-int(payload_bytes) // per))
     return n, int(payload_bytes) + n * ch.header_bytes
+
+
+def air_bytes(payload_bytes: np.ndarray, ch: Channel) -> np.ndarray:
+    """:func:`packets`' bytes on the air for an array of payloads (one transmission each)."""
+    b = np.asarray(payload_bytes, dtype=np.int64)
+    n = np.maximum(1, -(-b // (ch.mtu_bytes - ch.header_bytes)))
+    return b + n * ch.header_bytes

@@ -162,6 +162,12 @@ def _say_if_empty(ax, rec: pd.DataFrame) -> None:
         ax.text(0.5, 0.5, "no task arrived", ha="center", va="center", transform=ax.transAxes, color="0.4")
 
 
+def _legend(fig, ax) -> None:
+    """One legend for the figure, right of its panels, from the entries of ``ax``."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, bbox_to_anchor=(1.0, 0.95), loc="upper left")
+
+
 def _grid(plt, n: int, width: float, height: float, **kw):
     cols = min(n, 3)
     rows = -(-n // cols)
@@ -269,8 +275,7 @@ def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | 
             for row in axes:
                 _say_if_empty(row[j], rec.iloc[:0])
     if x is not None:
-        handles, lab = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, lab, fontsize=7, bbox_to_anchor=(1.0, 0.95), loc="upper left")
+        _legend(fig, axes[0][0])
     fig.suptitle(f"{sc.get('name', folder.name)}: 95% intervals over {int(ci['seeds'].max())} seed(s)", fontsize=10)
     fig.tight_layout()
     out += _save(fig, figdir, "hit_rate", formats)
@@ -299,8 +304,7 @@ def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | 
         ax.set_title(_title(combo, names) + (f"; deadline {fmt(deadline(combo))} ms"), fontsize=8)
         ax.grid(alpha=0.3)
     if not rec.empty:
-        handles, lab = axes[0].get_legend_handles_labels()
-        fig.legend(handles, lab, fontsize=7, bbox_to_anchor=(1.0, 0.95), loc="upper left")
+        _legend(fig, axes[0])
     fig.suptitle(f"latency CDF{note}", fontsize=10)
     fig.tight_layout()
     out += _save(fig, figdir, "latency_cdf", formats)
@@ -321,8 +325,7 @@ def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | 
         ax.axvline(deadline(combo), color="k", ls="--", lw=0.8)
         ax.set_xlabel("mean time of completed tasks (ms)")
         ax.set_title(_title(combo, names) + f"; deadline {fmt(deadline(combo))} ms", fontsize=8)
-    handles, lab = axes[0].get_legend_handles_labels()
-    fig.legend(handles, lab, fontsize=7, bbox_to_anchor=(1.0, 0.95), loc="upper left")
+    _legend(fig, axes[0])
     fig.suptitle(f"where the time goes{note}", fontsize=10)
     fig.tight_layout()
     out += _save(fig, figdir, "stage_breakdown", formats)
@@ -352,8 +355,7 @@ def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | 
         ax.set_title(_title(combo, names) + f"; scenario's deadline {fmt(dl)} ms", fontsize=8)
         ax.grid(alpha=0.3)
     if not rec.empty:
-        handles, lab = axes[0].get_legend_handles_labels()
-        fig.legend(handles, lab, fontsize=7, bbox_to_anchor=(1.0, 0.95), loc="upper left")
+        _legend(fig, axes[0])
     fig.suptitle(f"accuracy within other deadlines{note}", fontsize=10)
     fig.tight_layout()
     out += _save(fig, figdir, "acc_vs_deadline", formats)
@@ -402,8 +404,7 @@ def _choices(plt, summary: pd.DataFrame, policies: list[str], x: str | None, oth
                 ax.set_xlabel("mean SNR (dB)" if x == "channel.snr_db" else names[x])
             ax.set_ylim(0, 1)
         axes[i][0].set_ylabel("share of tasks")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, bbox_to_anchor=(1.0, 0.95), loc="upper left")
+    _legend(fig, axes[0][0])
     fig.tight_layout()
     paths = _save(fig, figdir, "choices", formats)
     plt.close(fig)

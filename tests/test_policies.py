@@ -391,3 +391,11 @@ def test_a_group_key_is_swept_and_set_by_its_index(tmp_path, prof, capsys):
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "devices.0.count" in err and len(err.strip().splitlines()) == 1
+
+
+def test_air_bytes_is_packets_for_every_payload():
+    from sim.channel import air_bytes, packets
+    from sim.scenario import Channel
+    ch = Channel(mtu_bytes=100, header_bytes=20)
+    payload = np.arange(0, 1000)
+    assert list(air_bytes(payload, ch)) == [packets(int(b), ch)[1] for b in payload]
