@@ -99,7 +99,7 @@ class Simulation:
         else:
             self.links = [Link(make_snr_process(ch, seed, d, sc.mean_snr_db(self.group[d]), keep), rate)
                           for d in range(n)]
-        self.link = self.links[0]
+        self.rate = rate
         # Lindley's recursion replaces SimPy resources where no task leaves a queue early
         fast = sc.tasks.on_deadline == "finish" if lindley is None else lindley
         self.cpus = [Cpu(env, fast) for _ in range(n)]
@@ -176,7 +176,7 @@ class Simulation:
         if r.model == "cqi" and r.bler > 0:  # mean of min(geometric, max_harq + 1) transmissions
             tries = sum(r.bler ** i for i in range(r.max_harq + 1))
         return Context(spec, options, info, self.sc.tasks.deadline_ms / 1e3, self.sc.edge.batching.max_batch,
-                       self.downlink_s, self.prop_s, tries, self.link.rate.rate_bps, self.seed)
+                       self.downlink_s, self.prop_s, tries, self.rate.rate_bps, self.seed)
 
     def _edge_seconds(self, batch: int, kind: tuple = ()) -> float:
         t = self._edge_cache.get((batch, kind))
@@ -273,10 +273,7 @@ class Simulation:
         try:
             yield from self.cpus[device].compute(sch.device_s[self.group[device]], times)
             if not sch.local:
-                per = ch.mtu_bytes - ch.header_bytes
-                sizes = [min(per, nbytes - i * per) + ch.header_bytes for i in range(n_pk)]
-                tries, ok = self.link.rate.attempts(n_pk, self.seed, device, k)
-                bits = [8.0 * s for s, n in zip(sizes, tries) for _ in range(n)]
+                bits, ok = self.transmissions(nbytes, n_pk, device, k)
                 merged = self.prop_in_uplink and ok
                 if self.up_load is not None:
                     self.up_load.change(env.now, 1)
@@ -313,6 +310,15 @@ class Simulation:
         air = int(times.get("uplink_bits", 0.0) // 8)  # bytes that went on the air, headers and resends included
         self._record(device, k, img, arrival, nbytes, air, times, batch, down, prop, status, sch)
 
+    def transmissions(self, nbytes: int, n_pk: int, device: int, k: int) -> tuple[list[float], bool]:
+        """Bits of every transmission of task ``k``'s payload (each packet with its header, resent
+        as its HARQ draws say), and whether every packet got through."""
+        ch = self.sc.channel
+        per = ch.mtu_bytes - ch.header_bytes
+        sizes = [min(per, nbytes - i * per) + ch.header_bytes for i in range(n_pk)]
+        tries, ok = self.rate.attempts(n_pk, self.seed, device, k)
+        return [8.0 * s for s, n in zip(sizes, tries) for _ in range(n)], ok
+
     def _record(self, device, k, img, arrival, nbytes, air, times, batch, down, prop, status, sch) -> None:
         env, dl = self.env, self.sc.tasks.deadline_ms
         self.last_activity = max(self.last_activity, env.now)
@@ -344,15 +350,10 @@ class _Truth:
 
     def _upload(self, sch: _Scheme, start: float) -> float:
         """Seconds of the upload from ``start`` with this task's HARQ draws (inf if lost)."""
-        sim, ch = self.sim, self.sim.sc.channel
+        sim = self.sim
         nbytes = int(sch.payload[self.img])
-        n_pk = packets(nbytes, ch)[0]
-        per = ch.mtu_bytes - ch.header_bytes
-        tries, ok = sim.link.rate.attempts(n_pk, sim.seed, self.device, self.k)
-        if not ok:
-            return math.inf
-        bits = sum(8.0 * (min(per, nbytes - i * per) + ch.header_bytes) * n for i, n in enumerate(tries))
-        return sim.links[self.device].transfer_time(start, bits)
+        bits, ok = sim.transmissions(nbytes, packets(nbytes, sim.sc.channel)[0], self.device, self.k)
+        return sim.links[self.device].transfer_time(start, sum(bits)) if ok else math.inf
 
     def _finish(self, sch: _Scheme, dev_start: float, queues: bool) -> float:
         sim, now = self.sim, self.sim.env.now

@@ -263,12 +263,10 @@ def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | 
                 ax.set_ylabel(ylabel)
             ax.set_ylim(-0.03, 1.03)
             ax.grid(alpha=0.3)
-            title = _title(col, names)
-            if col_key == "tasks.deadline_ms" or x == "tasks.deadline_ms":
-                pass
-            elif "tasks.deadline_ms" in style_keys:
+            title = _title(col, names)  # names the deadline already where the columns are deadlines
+            if "tasks.deadline_ms" in style_keys:
                 title += " (deadline per line style)"
-            else:
+            elif "tasks.deadline_ms" not in (col_key, x):
                 title += ("; " if title else "") + f"deadline {fmt(deadline(col))} ms"
             ax.set_title(title, fontsize=9)
         if summary["tasks"].sum() == 0:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from sim import __version__
 from sim.errors import ConfigError
-from sim.results import t95
+from sim.results import half_width95
 from sim.schema import load_yaml_mapping
 from sim.store import write_atomic
 
@@ -111,12 +111,8 @@ def _difference(a: pd.Series, b: pd.Series) -> tuple[float, float, bool]:
     a, b = a.dropna(), b.dropna()
     if len(a) and sorted(a.index) == sorted(b.index):
         d = (b - a.reindex(b.index)).to_numpy(dtype=float)
-        hw = t95(len(d) - 1) * float(d.std(ddof=1)) / math.sqrt(len(d)) if len(d) > 1 else math.nan
-        return float(d.mean()), hw, True
-
-    def half(x: pd.Series) -> float:
-        return t95(len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x)) if len(x) > 1 else math.nan
-    return float(b.mean() - a.mean()), math.hypot(half(a), half(b)), False
+        return float(d.mean()), half_width95(d), True
+    return float(b.mean() - a.mean()), math.hypot(half_width95(a), half_width95(b)), False
 
 
 def report(folder: str | Path) -> tuple[Path, Path]:

@@ -12,6 +12,7 @@ import shutil
 import urllib.parse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -61,9 +62,15 @@ def with_ci(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         for m in figures:
             x = g[m].dropna().to_numpy(dtype=float)
             row[m] = float(x.mean()) if len(x) else math.nan
-            row[f"{m}_ci95"] = t95(len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x)) if len(x) > 1 else math.nan
+            row[f"{m}_ci95"] = half_width95(x)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def half_width95(x) -> float:
+    """Half-width of the 95% Student-t interval of the mean of ``x`` (NaN with fewer than 2 values)."""
+    x = np.asarray(x, dtype=float)
+    return t95(len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x)) if len(x) > 1 else math.nan
 
 
 def t95(dof: int) -> float:

@@ -231,8 +231,6 @@ def json_schema(cls: type, top: bool = True) -> dict:
             entry["default"] = to_dict(f.default_factory())
         else:
             required.append(f.name)
-        if (cls.__doc__ or "").strip() and top is False and "description" not in entry:
-            pass
         props[f.name] = entry
     out = {"type": "object", "properties": props, "additionalProperties": False}
     if required:
