@@ -84,6 +84,7 @@ def run_point(job: Job, out: Path) -> str:
             writer = records.open_writer(tmp)
             try:
                 for arm in sc.arms:  # records stream to disk; only each run's Tally stays
+                    check_stop()
                     sink = records.ParquetSink(writer, arm.label, job.seed)
                     res = simulate(sc, profile, arm, job.seed, sink=sink)
                     sink.flush()
@@ -103,6 +104,11 @@ def run_point(job: Job, out: Path) -> str:
 def _worker_init() -> None:
     # Ctrl-C reaches the whole process group: the parent alone handles it and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM (from the parent's stop, or sent to the group) ends a worker at once. An inherited
+    # Python handler would raise wherever the worker happens to be, even inside a finalizer such
+    # as ParquetWriter.__del__, which swallows the exception, prints it, and runs on. What a killed
+    # worker leaves (its claim dies with it; its temporary files) the parent removes.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _execute_dask(todo: list[Job], out: Path, scheduler: str, done: Callable[[Job], None]) -> None:
@@ -130,6 +136,7 @@ def _execute_dask(todo: list[Job], out: Path, scheduler: str, done: Callable[[Jo
         for f in as_completed(futures):
             f.result()  # a worker's ConfigError arrives intact
             done(jobs[f.key])
+            check_stop()
     except BaseException:
         with contextlib.suppress(Exception):
             client.cancel(futures, force=True)
@@ -148,23 +155,29 @@ def _execute(todo: list[Job], out: Path, workers: int, done: Callable[[Job], Non
         for job in todo:
             run_point(job, out)
             done(job)
+            check_stop()
         return
     pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_worker_init)
     try:
         pending = {pool.submit(run_point, job, out): job for job in todo}
         while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            check_stop()
             for f in finished:
                 f.result()  # a worker's ConfigError arrives intact (it pickles)
                 done(pending.pop(f))
     except BaseException:
-        _stop_pool(pool)
+        for pid in _stop_pool(pool):
+            for tmp in (out / "points").glob(f".*.{pid}.tmp"):  # what the killed worker was writing
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
         raise
     pool.shutdown()
 
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel what is queued and end the workers now (they hold no half-written point)."""
+def _stop_pool(pool: ProcessPoolExecutor) -> list[int]:
+    """Cancel what is queued and end the workers now (a point is stored by renames, so none is
+    half-written); return the process ids of the ended workers."""
     # concurrent.futures has no public way to end running workers before Python 3.14
     procs = list(getattr(pool, "_processes", {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
@@ -176,6 +189,21 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
             p.join(timeout=1.0)
             if p.is_alive():
                 p.kill()
+                p.join(timeout=1.0)
+    return [p.pid for p in procs]
+
+
+_deferred: list[int] = []  # a signal that came while a finalizer ran (see stop_signals)
+
+
+def _raise_for(signum: int) -> None:
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def check_stop() -> None:
+    """Raise the stop a signal asked for while it could not be raised (inside a finalizer)."""
+    if _deferred:
+        _raise_for(_deferred.pop())
 
 
 @contextlib.contextmanager
@@ -192,12 +220,18 @@ def stop_signals(keep_ignoring: bool = False) -> Iterator[None]:
         yield
         return
     came: list[int] = []
+    _deferred.clear()
 
     def on_signal(signum, frame):
         came.append(signum)
         for s in (signal.SIGINT, signal.SIGTERM):
             signal.signal(s, signal.SIG_IGN)
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if frame is not None and frame.f_code.co_name == "__del__":
+            # raised in a finalizer, the exception would be printed and swallowed, and the run
+            # would go on: raise it at the next check_stop() instead
+            _deferred.append(signum)
+            return
+        _raise_for(signum)
 
     on_signal.stop_signals = True
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}

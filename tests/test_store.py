@@ -12,6 +12,7 @@ from helpers import simple_profile, write_scenario
 
 from sim import store
 from sim.cli import main
+from sim.runner import Terminated, check_stop, stop_signals
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,5 +159,25 @@ def test_interrupt_keeps_finished_points_and_stops_workers(tmp_path, sig, code):
     assert f"{kept} of 30" in err
     time.sleep(0.5)
     assert not _children(proc.pid)  # no orphan workers
+    assert not list((out / "points").glob(".*.tmp"))  # nor what the stopped workers were writing
     assert main(["sweep", str(sc), "--out", str(out), "--no-plot", "--workers", "2"]) == 0
     assert len(list((out / "points").glob("*.json"))) == 30
+
+
+class _SignalsItselfWhenFinalized:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        sum(range(10_000))  # the handler runs here, inside the finalizer
+
+
+def test_a_stop_that_comes_inside_a_finalizer_is_raised_at_the_next_check():
+    # raised inside __del__, the stop would be printed as "Exception ignored" and lost
+    ran_on = False
+    with pytest.raises(Terminated):
+        with stop_signals():
+            obj = _SignalsItselfWhenFinalized()
+            del obj
+            ran_on = True
+            check_stop()
+    assert ran_on
+    check_stop()  # raised once, not again
