@@ -40,12 +40,14 @@ def _sweep(tree: Path, scenario: str, out: Path, sets: list[str]) -> float:
     return time.perf_counter() - t
 
 
-def _records(folder: Path):
+def _records(folder: Path, keys: list[str] | None = None):
+    """The records of a sweep, sorted by ``keys`` (default: the identifying columns it has)."""
     table = ds.dataset(folder / "records", format="parquet", partitioning="hive").to_table()
     df = table.to_pandas()
-    keys = [c for c in df.columns if c not in ("device", "task") and df[c].dtype != float
-            and c not in ("status", "met", "correct", "choice", "group")]
-    return df.sort_values(sorted(set(keys) | {"device", "task"}), kind="stable").reset_index(drop=True)
+    if keys is None:
+        keys = sorted({c for c in df.columns if df[c].dtype != float
+                       and c not in ("status", "met", "correct", "choice", "group")} | {"device", "task"})
+    return df.sort_values(keys, kind="stable").reset_index(drop=True), keys
 
 
 def compare(old, new) -> list[str]:
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             new_only = ["channel.fading.shared=true"] if name == "multi-device" else []
             t_old = _sweep(old_tree, name, Path(tmp, f"{name}-old"), both)
             t_new = _sweep(ROOT, name, Path(tmp, f"{name}-new"), both + new_only)
-            old, new = _records(Path(tmp, f"{name}-old")), _records(Path(tmp, f"{name}-new"))
+            old, keys = _records(Path(tmp, f"{name}-old"))
+            new, _ = _records(Path(tmp, f"{name}-new"), keys)  # sorted alike: by the old engine's columns
             problems = compare(old, new)
             word = "identical" if not problems else "DIFFERENT"
             print(f"{name:13s} {len(old):>9,} records  {word}  ({args.rev} {t_old:.1f} s, this checkout {t_new:.1f} s)"

@@ -16,12 +16,14 @@ import simpy
 
 from sim.channel import Link, RateModel, _mix, air_bytes, make_snr_process, packets, rng_for, uniform
 from sim.errors import ConfigError
+from sim.faults import FaultyLink, Outages
 from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, LoadReport, RoundRobinUplink
 from sim.policies import Context, Fixed, Observation, Option, Policy, policy_class
-from sim.preflight import check_schemes
+from sim.power import RadioMeter
+from sim.preflight import check_schemes, fallback_scheme
 from sim.profile import Profile
 from sim.records import RECORD_FIELDS  # (re-exported: the record layout)
-from sim.scenario import Arrival, PolicySpec, Scenario
+from sim.scenario import Arrival, PolicySpec, Scenario, power_models
 from sim.tables import read_arrival_trace
 
 
@@ -100,16 +102,30 @@ class Simulation:
             self.links = [Link(make_snr_process(ch, seed, d, sc.mean_snr_db(self.group[d]), keep), rate)
                           for d in range(n)]
         self.rate = rate
+        f = sc.faults
+        self.edge_outages = Outages(f.edge.windows_s, f.edge.mtbf_s, f.edge.mttr_s, seed)
+        uplink_outages = Outages(f.uplink.windows_s)
+        if uplink_outages:
+            self.links = [FaultyLink(link, uplink_outages) for link in self.links]
+        self.timeout_s = None if f.timeout_ms is None else f.timeout_ms / 1e3
+        # energy: each device's power model and radio meter (None without a model)
+        models = power_models(sc)
+        self.power = [models[g] for g in self.group]
+        self.meters = [RadioMeter(m.radio, self._tail) if m is not None else None for m in self.power]
+        self._held: dict[int, tuple] = {}  # records waiting for their radio tail (by id of times)
+        on_air = self._on_air if any(m is not None for m in self.meters) else None
         # Lindley's recursion replaces SimPy resources where no task leaves a queue early
-        fast = sc.tasks.on_deadline == "finish" if lindley is None else lindley
+        fast = (sc.tasks.on_deadline == "finish" and self.timeout_s is None) if lindley is None else lindley
         self.cpus = [Cpu(env, fast) for _ in range(n)]
-        self.uplink = FifoUplink(env, self.links, fast) if ch.sharing == "fifo" else RoundRobinUplink(env, self.links)
+        self.uplink = FifoUplink(env, self.links, fast, on_air) if ch.sharing == "fifo" else \
+            RoundRobinUplink(env, self.links, on_air)
         e = sc.edge
         self._edge_cache: dict[tuple, float] = {}
         # without early leavers or batching, the edge queue is Lindley's too: one event per task there
         self.fast_edge = fast and e.batching.max_batch == 1
-        self.edge = FifoEdge(env, e.gpus, self._edge_seconds) if self.fast_edge else \
-            EdgeServer(env, e.gpus, e.batching.max_batch, e.batching.max_wait_ms / 1e3, self._edge_seconds)
+        self.edge = FifoEdge(env, e.gpus, self._edge_seconds, self.edge_outages) if self.fast_edge else \
+            EdgeServer(env, e.gpus, e.batching.max_batch, e.batching.max_wait_ms / 1e3, self._edge_seconds,
+                       self.edge_outages)
         self.prop_in_uplink = fast and ch.sharing == "fifo"  # the Lindley uplink adds propagation to its wait
         self.downlink_s = ch.downlink.result_bytes * 8 / ch.downlink.rate_bps
         self.prop_s = ch.propagation_ms / 1e3
@@ -125,6 +141,23 @@ class Simulation:
         self.bound_hits = self.bound_correct = 0  # the clairvoyant bound (oracle only)
         self.feedback = type(self.policy).observe is not Policy.observe
         self.external = getattr(self.policy, "external", False)  # decided outside (the Gymnasium environment)
+        self.fallback = self._fallback_scheme() if self.timeout_s is not None and f.fallback == "local" else None
+
+    def _fallback_scheme(self) -> _Scheme:
+        return self.scheme(fallback_scheme(self.sc, self.profile))
+
+    # -- energy --------------------------------------------------------------------------------
+
+    def _on_air(self, device: int, start: float, end: float, bits: float, times: dict) -> None:
+        meter = self.meters[device]
+        if meter is not None:
+            times["energy_radio"] = times.get("energy_radio", 0.0) + meter.send(start, end, bits, times)
+
+    def _tail(self, owner: dict, joules: float) -> None:
+        owner["energy_tail"] = owner.get("energy_tail", 0.0) + joules
+        held = self._held.pop(id(owner), None)
+        if held is not None:
+            self._emit(*held)
 
     # -- schemes and policies ------------------------------------------------------------------
 
@@ -201,12 +234,18 @@ class Simulation:
             self.env.process(self._source(d, times, images))
 
     def result(self) -> Result:
+        for meter in self.meters:  # the last tails: records held for them are written now
+            if meter is not None:
+                meter.close()
         sc = self.sc
         busy = {"device": sum(c.busy_s for c in self.cpus), "uplink": self.uplink.busy_s, "edge": self.edge.busy_s}
         cap = {"device": sc.n_devices, "uplink": 1, "edge": sc.edge.gpus}
         extra = {}
         if getattr(self.policy, "clairvoyant", False):
             extra = {"bound_hits": self.bound_hits, "bound_correct": self.bound_correct}
+        if sc.faults.any:
+            h = self.last_activity
+            extra["edge_availability"] = 1.0 - self.edge_outages.down_time(0.0, h) / h if h > 0 else 1.0
         return Result(self.records, self.last_activity, busy, cap, extra)
 
     def observe(self, device: int, k: int, img: int) -> Observation:
@@ -265,50 +304,109 @@ class Simulation:
         return self.timed_schemes()
 
     def _task(self, device: int, k: int, img: int, sch: _Scheme):
-        env, ch = self.env, self.sc.channel
+        env = self.env
         arrival, times, status = env.now, {}, "done"
         nbytes = int(sch.payload[img]) if not sch.local else 0
-        n_pk = packets(nbytes, ch)[0] if not sch.local else 0
-        batch, down, prop = 0, 0.0, 0.0
+        n_pk = packets(nbytes, self.sc.channel)[0] if not sch.local else 0
+        batch, down, prop, ran = 0, 0.0, 0.0, sch
+        offload = None
         try:
             yield from self.cpus[device].compute(sch.device_s[self.group[device]], times)
             if not sch.local:
-                bits, ok = self.transmissions(nbytes, n_pk, device, k)
-                merged = self.prop_in_uplink and ok
-                if self.up_load is not None:
-                    self.up_load.change(env.now, 1)
-                try:
-                    sent = yield from (self.uplink.transmit(device, bits, times, self.prop_s) if merged
-                                       else self.uplink.transmit(device, bits, times))
-                finally:
-                    if self.up_load is not None:
-                        self.up_load.change(env.now - (self.prop_s if merged else 0.0), -1)
-                if not sent:
-                    status = "outage"
-                elif not ok:
-                    status = "lost"
+                offload = env.now
+                if self.timeout_s is None:
+                    status, batch, down, prop = yield from self._remote(device, k, sch, nbytes, n_pk, times)
                 else:
-                    if not merged:
-                        yield env.timeout(self.prop_s)
-                    if self.edge_load is not None:
-                        self.edge_load.change(env.now, 1)
-                    if self.fast_edge:
-                        batch, edge_s = self.edge.schedule(times, sch.kind)
-                        if self.edge_load is not None:
-                            self.edge_load.change(env.now + edge_s, -1)
-                        yield env.timeout(edge_s + self.downlink_s + self.prop_s)
-                    else:
-                        try:
-                            batch = yield from self.edge.infer(times, sch.kind)
-                        finally:
-                            if self.edge_load is not None:
-                                self.edge_load.change(env.now, -1)
-                        yield env.timeout(self.downlink_s + self.prop_s)
-                    down, prop = self.downlink_s, 2 * self.prop_s
+                    status, batch, down, prop, ran = yield from self._remote_or_fallback(
+                        device, k, sch, nbytes, n_pk, times, offload)
         except simpy.Interrupt:
             status = "dropped"
+            batch = times.get("batch", 0)  # dropped after its batch ran (on the way back): it ran in one
+        if offload is not None and "wait_result" not in times:
+            times["wait_result"] = env.now - offload
         air = int(times.get("uplink_bits", 0.0) // 8)  # bytes that went on the air, headers and resends included
-        self._record(device, k, img, arrival, nbytes, air, times, batch, down, prop, status, sch)
+        self._record(device, k, img, arrival, nbytes, air, times, batch, down, prop, status, sch, ran)
+
+    def _remote(self, device: int, k: int, sch: _Scheme, nbytes: int, n_pk: int, times: dict):
+        """Upload, edge and result of an offloaded task: (status, batch, downlink s, propagation s)."""
+        env = self.env
+        status, batch, down, prop = "done", 0, 0.0, 0.0
+        bits, ok = self.transmissions(nbytes, n_pk, device, k)
+        merged = self.prop_in_uplink and ok
+        if self.up_load is not None:
+            self.up_load.change(env.now, 1)
+        try:
+            sent = yield from (self.uplink.transmit(device, bits, times, self.prop_s) if merged
+                               else self.uplink.transmit(device, bits, times))
+        finally:
+            if self.up_load is not None:
+                self.up_load.change(env.now - (self.prop_s if merged else 0.0), -1)
+        if not sent:
+            return "outage", batch, down, prop
+        if not ok:
+            return "lost", batch, down, prop
+        if not merged:
+            yield env.timeout(self.prop_s)
+        if self.edge_load is not None:
+            self.edge_load.change(env.now, 1)
+        if self.fast_edge:
+            batch, edge_s = self.edge.schedule(times, sch.kind)
+            times["batch"] = batch
+            if self.edge_load is not None:
+                self.edge_load.change(env.now + edge_s, -1)
+            if batch == 0:  # lost in an edge outage
+                yield env.timeout(edge_s)
+                return (yield from self._edge_lost(times))
+            yield env.timeout(edge_s + self.downlink_s + self.prop_s)
+        else:
+            try:
+                batch = yield from self.edge.infer(times, sch.kind)
+            finally:
+                if self.edge_load is not None:
+                    self.edge_load.change(env.now, -1)
+            if batch is None:
+                return (yield from self._edge_lost(times))
+            times["batch"] = batch
+            yield env.timeout(self.downlink_s + self.prop_s)
+        down, prop = self.downlink_s, 2 * self.prop_s
+        return status, batch, down, prop
+
+    def _edge_lost(self, times: dict):
+        """The edge lost the job. No message says so: with a timeout the device waits for it (until
+        interrupted); without one the task ends here, lost."""
+        times["edge_fault"] = True
+        if self.timeout_s is not None:
+            yield self.env.event()  # never succeeds: the device's timeout ends the wait
+        return "edge-fault", 0, 0.0, 0.0
+
+    def _remote_or_fallback(self, device, k, sch, nbytes, n_pk, times, offload):
+        """:meth:`_remote` under the device's timeout; when it expires the device gives the edge up
+        (its flow and job are withdrawn) and runs the fallback scheme, or drops the task."""
+        env = self.env
+        remote = env.process(self._guarded(self._remote(device, k, sch, nbytes, n_pk, times)))
+        try:
+            yield remote | env.timeout(offload + self.timeout_s - env.now)
+        except simpy.Interrupt:  # the deadline drops the task: withdraw the offload too
+            if remote.is_alive:
+                remote.interrupt("dropped")
+            raise
+        if remote.triggered:
+            return (*remote.value, sch)
+        remote.interrupt("timeout")
+        times["wait_result"] = env.now - offload
+        if self.fallback is None:
+            return "timeout", 0, 0.0, 0.0, sch
+        fb = {}
+        yield from self.cpus[device].compute(self.fallback.device_s[self.group[device]], fb)
+        times["fallback_wait"], times["fallback_work"] = fb.get("device_wait", 0.0), fb.get("device_work", 0.0)
+        return "done", 0, 0.0, 0.0, self.fallback
+
+    @staticmethod
+    def _guarded(gen):
+        try:
+            return (yield from gen)
+        except simpy.Interrupt:
+            return None
 
     def transmissions(self, nbytes: int, n_pk: int, device: int, k: int) -> tuple[list[float], bool]:
         """Bits of every transmission of task ``k``'s payload (each packet with its header, resent
@@ -319,23 +417,48 @@ class Simulation:
         tries, ok = self.rate.attempts(n_pk, self.seed, device, k)
         return [8.0 * s for s, n in zip(sizes, tries) for _ in range(n)], ok
 
-    def _record(self, device, k, img, arrival, nbytes, air, times, batch, down, prop, status, sch) -> None:
+    def _record(self, device, k, img, arrival, nbytes, air, times, batch, down, prop, status, sch, ran=None) -> None:
         env, dl = self.env, self.sc.tasks.deadline_ms
+        ran = ran or sch  # the scheme whose result the task got (the fallback's after a timeout)
         self.last_activity = max(self.last_activity, env.now)
         done = status == "done"
         latency = (env.now - arrival) * 1e3 if done else math.nan
         met = bool(done and latency <= dl + 1e-9)
-        ms = {k2: v * 1e3 for k2, v in times.items()}
+        ms = {k2: v * 1e3 for k2, v in times.items() if isinstance(v, float)}
+        fault = "+".join(f for f in ("uplink", "edge") if times.get(f"{f}_fault"))
         rec = (
             device, k, arrival * 1e3, img, int(self.profile.labels[img]), nbytes, air,
-            ms.get("device_wait", 0.0), ms.get("device_work", 0.0), ms.get("uplink_wait", 0.0),
+            ms.get("device_wait", 0.0) + ms.get("fallback_wait", 0.0),
+            ms.get("device_work", 0.0) + ms.get("fallback_work", 0.0), ms.get("uplink_wait", 0.0),
             ms.get("uplink_work", 0.0), ms.get("edge_wait", 0.0), ms.get("edge_work", 0.0), batch,
             down * 1e3, prop * 1e3, env.now * 1e3 if done else math.nan, latency, dl, status, met,
-            bool(sch.correct[img]), self.group_labels[device], sch.name,
+            bool(ran.correct[img]), self.group_labels[device], sch.name, fault, ran is not sch,
         )
-        self.records.append(rec)
+        meter = self.meters[device]
+        held = meter is not None and meter.owner is times  # its radio tail is not known yet
         if self.feedback:
-            self.policy.observe(dict(zip(RECORD_FIELDS, rec)))
+            self.policy.observe(dict(zip(RECORD_FIELDS, rec + self._energy(device, times, held))))
+        if held:
+            self._held[id(times)] = (device, rec, times)
+        else:
+            self._emit(device, rec, times)
+
+    def _emit(self, device: int, rec: tuple, times: dict) -> None:
+        self.records.append(rec + self._energy(device, times, False))
+
+    def _energy(self, device: int, times: dict, tail_unknown: bool) -> tuple:
+        """(compute, radio, tail, idle, total) joules of a task (NaN without a power model; the
+        tail and total NaN while the tail is not known)."""
+        m = self.power[device]
+        if m is None:
+            return (math.nan,) * 5
+        compute = m.active_w * (times.get("device_work", 0.0) + times.get("fallback_work", 0.0))
+        radio = times.get("energy_radio", 0.0)
+        idle = m.idle_w * times.get("wait_result", 0.0)
+        if tail_unknown:
+            return compute, radio, math.nan, idle, math.nan
+        tail = times.get("energy_tail", 0.0)
+        return compute, radio, tail, idle, compute + radio + tail + idle
 
 
 class _Truth:

@@ -76,10 +76,19 @@ class FifoUplink:
     ``links[d]`` is device d's channel: the payload of device d goes at d's rate.
     """
 
-    def __init__(self, env: simpy.Environment, links: list[Link], lindley: bool = False) -> None:
+    def __init__(self, env: simpy.Environment, links: list[Link], lindley: bool = False,
+                 on_air: Callable | None = None) -> None:
         self.env, self.links, self.busy_s = env, links, 0.0
         self.res = simpy.Resource(env, capacity=1)
         self.lindley, self.free_at = lindley, 0.0
+        self.on_air = on_air  # on_air(device, start, end, bits, times): each transmission (energy)
+
+    def _aired(self, device: int, start: float, end: float, bits: float, times: dict) -> None:
+        link = self.links[device]
+        if getattr(link, "stalled", None) is not None and link.stalled(start, end):
+            times["uplink_fault"] = True
+        if self.on_air is not None:
+            self.on_air(device, start, end, bits, times)
 
     def transmit(self, device: int, packet_bits: list[float], times: dict, then_s: float = 0.0):
         """Send all packets of a payload back to back over the time-varying rate.
@@ -101,6 +110,7 @@ class FifoUplink:
             self.free_at = start + dt
             self.busy_s += dt
             times["uplink_work"], times["uplink_bits"] = dt, total
+            self._aired(device, start, start + dt, total, times)
             yield self.env.timeout(self.free_at - t0 + then_s)
             return True
         with self.res.request() as req:
@@ -118,6 +128,7 @@ class FifoUplink:
                 times["uplink_work"] = self.env.now - start
                 times["uplink_bits"] = total if self.env.now >= start + dt else \
                     min(total, link.bits_between(start, self.env.now))
+                self._aired(device, start, self.env.now, times["uplink_bits"], times)
         return True
 
 
@@ -139,8 +150,9 @@ class RoundRobinUplink:
     so each packet costs O(1) however many devices are idle.
     """
 
-    def __init__(self, env: simpy.Environment, links: list[Link]) -> None:
+    def __init__(self, env: simpy.Environment, links: list[Link], on_air: Callable | None = None) -> None:
         self.env, self.links, self.busy_s = env, links, 0.0
+        self.on_air = on_air  # as FifoUplink's, for each packet
         self.queues: list[deque[_Flow]] = [deque() for _ in range(len(links))]
         self.active: list[int] = []  # devices with flows, ascending
         self.wakeup = env.event()
@@ -202,6 +214,11 @@ class RoundRobinUplink:
                 dt = 0.0
             else:
                 flow.times["uplink_bits"] += bits
+                link = self.links[flow.device]
+                if getattr(link, "stalled", None) is not None and link.stalled(self.env.now, self.env.now + dt):
+                    flow.times["uplink_fault"] = True
+                if self.on_air is not None:
+                    self.on_air(flow.device, self.env.now, self.env.now + dt, bits, flow.times)
             yield self.env.timeout(dt)
             self.busy_s += dt
             if not flow.packets and not flow.cancelled:
@@ -223,6 +240,7 @@ class Job:
     seq: int = 0
     cancelled: bool = False
     queued: bool = True
+    lost: bool = False  # lost in an edge outage
     batch: int = field(default=0)
     run: _Run | None = None
 
@@ -248,7 +266,7 @@ class EdgeServer:
     """
 
     def __init__(self, env: simpy.Environment, gpus: int, max_batch: int, max_wait_s: float,
-                 batch_seconds: Callable[..., float]) -> None:
+                 batch_seconds: Callable[..., float], outages=None) -> None:
         self.env, self.max_batch, self.max_wait = env, max_batch, max_wait_s
         self.batch_seconds = batch_seconds
         self.queues: dict[object, deque[Job]] = {}
@@ -256,11 +274,43 @@ class EdgeServer:
         self.seq = 0
         self.arrived = env.event()
         self.busy_s, self.gpus = 0.0, gpus
+        self.outages = outages if outages else None  # a sim.faults.Outages, or None
+        self.failed = env.event()  # succeeds when the edge fails: running batches are lost
+        self.running = 0  # batches on the GPUs
+        self._job_in = env.event()  # succeeds when a job is queued (wakes _fail)
         for _ in range(gpus):
             env.process(self._worker())
+        if self.outages is not None:
+            env.process(self._fail())
+
+    def _fail(self):
+        """At each outage's start: lose every queued and running job; refuse jobs until its end."""
+        env = self.env
+        while True:
+            if self.running == 0 and not any(self.live.values()):  # nothing to lose: wait for a job
+                self._job_in = env.event()
+                yield self._job_in  # (never, once the tasks are over: the run can end)
+            start, end = self.outages.next_start(env.now)
+            if start == math.inf:
+                return
+            yield env.timeout(start - env.now)
+            for kind, q in self.queues.items():
+                while q:
+                    job = q.popleft()
+                    if not job.cancelled:
+                        job.queued, job.lost = False, True
+                        job.times["edge_wait"], job.times["edge_work"] = env.now - job.submitted, 0.0
+                        job.done.succeed()
+                self.live[kind] = 0
+            failed, self.failed = self.failed, env.event()
+            failed.succeed()
+            yield env.timeout(end - env.now)
 
     def infer(self, times: dict, kind: object = None):
-        """Queue a job and wait until its batch has run."""
+        """Queue a job and wait until its batch has run; None if the edge lost it (an outage)."""
+        if self.outages is not None and self.outages.down_at(self.env.now) is not None:
+            times["edge_wait"] = times["edge_work"] = 0.0
+            return None  # refused: the edge is down
         self.seq += 1
         job = Job(self.env.event(), self.env.now, times, kind, self.seq)
         q = self.queues.get(kind)
@@ -271,11 +321,13 @@ class EdgeServer:
         self.live[kind] += 1
         if not self.arrived.triggered:
             self.arrived.succeed()
+        if not self._job_in.triggered:
+            self._job_in.succeed()
         try:
             yield job.done
         finally:
             self._leave(job)
-        return job.batch
+        return None if job.lost else job.batch
 
     def _leave(self, job: Job) -> None:
         if job.cancelled:
@@ -337,11 +389,16 @@ class EdgeServer:
             job.times["edge_wait"] = start - job.submitted
             job.batch, job.run = len(batch), run
         dt = self.batch_seconds(len(batch), kind)
-        yield env.timeout(dt) | run.stop
+        failed = self.failed
+        self.running += 1
+        yield env.timeout(dt) | run.stop | failed
+        self.running -= 1
         self.busy_s += env.now - start
+        lost = failed.triggered and env.now < start + dt  # a batch that ends as the edge fails is done
         for job in batch:
             job.times["edge_work"] = env.now - start
             if not job.cancelled:
+                job.lost = lost
                 job.done.succeed()
 
 
@@ -354,15 +411,35 @@ class FifoEdge:
     the edge and returns (batch size, seconds until its result leaves the edge).
     """
 
-    def __init__(self, env: simpy.Environment, gpus: int, batch_seconds: Callable[..., float]) -> None:
+    def __init__(self, env: simpy.Environment, gpus: int, batch_seconds: Callable[..., float],
+                 outages=None) -> None:
         self.env, self.busy_s = env, 0.0
         self.free_at = [0.0] * gpus  # a heap of the times each GPU is next free
         self.batch_seconds = batch_seconds
+        self.outages = outages if outages else None
 
     def schedule(self, times: dict, kind: object = None) -> tuple[int, float]:
+        """(batch size, seconds until the result leaves the edge); batch 0 if the edge loses the job
+        (it is down now, or fails before the job is done: then the seconds until the failure).
+
+        A job that an outage starting at s would cut holds its GPU only until s, so after the
+        outage every GPU is free: the queue was lost, as :class:`EdgeServer` loses it.
+        """
         t0 = self.env.now
         seconds = self.batch_seconds(1, kind)
+        fail = math.inf
+        if self.outages is not None:
+            if self.outages.down_at(t0) is not None:
+                times["edge_wait"] = times["edge_work"] = 0.0
+                return 0, 0.0
+            fail = self.outages.next_start(t0)[0]
         start = max(t0, heapq.heappop(self.free_at))
+        if start + seconds > fail:  # cut by the outage: the GPU is free (and the job lost) at its start
+            work = max(0.0, fail - start)
+            heapq.heappush(self.free_at, max(start, fail) if work else fail)
+            self.busy_s += work
+            times["edge_wait"], times["edge_work"] = min(start, fail) - t0, work
+            return 0, fail - t0
         heapq.heappush(self.free_at, start + seconds)
         self.busy_s += seconds
         times["edge_wait"], times["edge_work"] = start - t0, seconds

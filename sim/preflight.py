@@ -120,6 +120,8 @@ def check_point(sc: Scenario, force: bool = False, workers: int = 1) -> Profile:
             from sim.policies import policy_class
             policy_class(arm, sc.source, f"schemes[{i}]")
     check_schemes(sc, profile, tuple(dict.fromkeys(names)))
+    if sc.faults.timeout_ms is not None and sc.faults.fallback == "local":
+        fallback_scheme(sc, profile)
     for gi in range(len(sc.groups)):
         arr = sc.arrival_of(gi)
         if arr.process == "trace":
@@ -129,6 +131,21 @@ def check_point(sc: Scenario, force: bool = False, workers: int = 1) -> Profile:
     if not force:
         check_budget(sc, workers)
     return profile
+
+
+def fallback_scheme(sc: Scenario, profile: Profile) -> str:
+    """The scheme a device runs when its timeout expires: ``faults.fallback_scheme``, or the
+    profile's first local scheme; it must be local and timed on every group's hardware."""
+    key = "faults.fallback_scheme"
+    name = sc.faults.fallback_scheme or next((n for n, s in profile.schemes.items() if s.kind == "local"), None)
+    if name is None:
+        raise ConfigError(sc.source, key, None, "the profile has no local scheme: name the scheme to run")
+    if name not in profile.schemes:
+        raise ConfigError(sc.source, key, name, f"is not a scheme of the profile ({', '.join(profile.schemes)})")
+    if profile.schemes[name].kind != "local":
+        raise ConfigError(sc.source, key, name, "must be a local scheme (all its stages on the device)")
+    check_schemes(sc, profile, (name,))
+    return name
 
 
 def check_schemes(sc: Scenario, profile: Profile, schemes: tuple[str, ...]) -> None:

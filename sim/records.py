@@ -18,15 +18,18 @@ RECORD_FIELDS = (
     "device", "task", "arrival_ms", "image", "label", "bytes", "air_bytes", "device_wait_ms",
     "device_ms", "uplink_wait_ms", "uplink_ms", "edge_wait_ms", "edge_ms", "batch", "downlink_ms",
     "propagation_ms", "completion_ms", "latency_ms", "deadline_ms", "status", "met", "correct",
-    "group", "choice",
+    "group", "choice", "fault", "fallback", "energy_compute_j", "energy_radio_j", "energy_tail_j",
+    "energy_idle_j", "energy_j",
 )
+ENERGY_COLUMNS = ("energy_compute_j", "energy_radio_j", "energy_tail_j", "energy_idle_j", "energy_j")
 STAGE_COLUMNS = ("device_wait_ms", "device_ms", "uplink_wait_ms", "uplink_ms", "edge_wait_ms",
                  "edge_ms", "downlink_ms", "propagation_ms")
-STATUSES = ("done", "dropped", "lost", "outage")  # every value a record's status can take (docs/results.md)
+# every value a record's status can take (docs/results.md)
+STATUSES = ("done", "dropped", "lost", "outage", "edge-fault", "timeout")
 
 _INT = {"device", "task", "image", "label", "bytes", "air_bytes", "batch"}
-_BOOL = {"met", "correct"}
-_STR = {"status", "group", "choice"}
+_BOOL = {"met", "correct", "fallback"}
+_STR = {"status", "group", "choice", "fault"}
 SCHEMA = pa.schema(
     [("scheme", pa.string()), ("seed", pa.int64())]
     + [(f, pa.int64() if f in _INT else pa.bool_() if f in _BOOL else pa.string() if f in _STR
@@ -42,6 +45,9 @@ class Tally:
         self.stage_sums = dict.fromkeys(STAGE_COLUMNS, 0.0)
         self.status = dict.fromkeys(STATUSES, 0)
         self.choices: dict[str, int] = {}
+        self.energy = dict.fromkeys(ENERGY_COLUMNS, 0.0)
+        self.energy_n = 0  # tasks with an energy figure (their device group has a power model)
+        self.faulted = self.fallbacks = 0
         self._latencies: list[np.ndarray] = []
 
     def add(self, cols: Mapping) -> None:
@@ -68,14 +74,23 @@ class Tally:
             for v, k in zip(values, counts):
                 self.choices[str(v)] = self.choices.get(str(v), 0) + int(k)
         self._latencies.append(np.asarray(cols["latency_ms"], dtype=float)[done])
+        if "energy_j" in cols:
+            total = np.asarray(cols["energy_j"], dtype=float)
+            known = ~np.isnan(total)
+            self.energy_n += int(known.sum())
+            for c in ENERGY_COLUMNS:
+                self.energy[c] += float(np.asarray(cols[c], dtype=float)[known].sum())
+        if "fault" in cols:
+            self.faulted += int((np.asarray(cols["fault"]).astype(str) != "").sum())
+            self.fallbacks += int(np.asarray(cols["fallback"], dtype=bool).sum())
 
     def latencies(self) -> np.ndarray:
         if len(self._latencies) != 1:
             self._latencies = [np.concatenate(self._latencies) if self._latencies else np.empty(0)]
         return self._latencies[0]
 
-    def row(self) -> dict:
-        """The per-task figures of a summary row (docs/results.md)."""
+    def row(self, faults: bool = False) -> dict:
+        """The per-task figures of a summary row (docs/results.md); ``faults``: with the fault figures."""
         n, d, lat = self.n, self.done, self.latencies()
 
         def rate(k: int, of: int) -> float:
@@ -98,6 +113,15 @@ class Tally:
             row[f"status_{st}"] = self.status.get(st, 0)
         for name, k in sorted(self.choices.items()):
             row[f"share_{name}"] = k / n
+        if self.energy_n:  # per task, and per task that met its deadline with a correct result
+            for c in ENERGY_COLUMNS:
+                row[f"{c[:-2]}_per_task_j"] = self.energy[c] / self.energy_n
+            row["energy_per_ontime_correct_j"] = self.energy["energy_j"] / self.met_correct \
+                if self.met_correct and self.energy_n == n else math.nan
+        if faults:
+            row["fault_rate"] = rate(self.faulted, n)
+            row["fallback_rate"] = rate(self.fallbacks, n)
+            row["lost_to_faults_rate"] = rate(self.status.get("edge-fault", 0) + self.status.get("timeout", 0), n)
         return row
 
 
@@ -123,10 +147,12 @@ class ParquetSink:
         arrays += [pa.array(cols[f], SCHEMA.field(f).type) for f in RECORD_FIELDS]
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=SCHEMA))
         self.tally.add({f: np.asarray(cols[f]) for f in ("met", "correct", "status", "air_bytes", "bytes", "batch",
-                                                          "latency_ms", "choice", *STAGE_COLUMNS)})
+                                                          "latency_ms", "choice", "fault", "fallback",
+                                                          *STAGE_COLUMNS, *ENERGY_COLUMNS)})
         self._buf = []
 
 
 def open_writer(path) -> pq.ParquetWriter:
     """A Parquet writer for records (zstd, dictionary-encoded strings)."""
-    return pq.ParquetWriter(path, SCHEMA, compression="zstd", use_dictionary=["scheme", "status", "group", "choice"])
+    return pq.ParquetWriter(path, SCHEMA, compression="zstd",
+                            use_dictionary=["scheme", "status", "group", "choice", "fault"])

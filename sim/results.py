@@ -35,7 +35,9 @@ def summarize(rec, result: Result) -> dict:
     tally = rec if isinstance(rec, Tally) else Tally()
     if not isinstance(rec, Tally):
         tally.add(rec)
-    row = tally.row()
+    row = tally.row(faults="edge_availability" in result.extra)
+    if "edge_availability" in result.extra:  # the share of the run's time the edge was up
+        row["edge_availability"] = result.extra["edge_availability"]
     for k, v in result.utilization().items():
         row[f"utilization_{k}"] = v
     row["horizon_s"] = result.horizon_s

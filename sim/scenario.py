@@ -73,6 +73,8 @@ class Devices:
     snr_offset_db: float = field(0.0, check=in_range(-100, 100, unit="dB"))
     distance_m: float | None = field(None, check=in_range(0, 1e7, lo_open=True, unit="m"))
     arrival: Arrival | None = None
+    power: str | None = None  # a power preset (sim/power.yaml, energy.presets); default: the hardware key's
+    radio: str | None = None  # a radio of the presets, replacing the power preset's radio
 
     def validate(self, file: str, prefix: str) -> None:
         if self.distance_m is not None and self.snr_offset_db != 0:
@@ -233,6 +235,59 @@ class Edge:
 
 
 @dataclass(frozen=True)
+class Energy:
+    """Where power presets come from besides sim/power.yaml (a file of the same format)."""
+
+    presets: str | None = None
+
+
+def _check_windows(windows: tuple) -> str | None:
+    for w in windows:
+        if len(w) != 2 or not 0 <= w[0] < w[1] <= BIG:
+            return f"must list [start, end] windows in seconds with 0 <= start < end (got {list(w)})"
+    return None
+
+
+@dataclass(frozen=True)
+class EdgeFaults:
+    """Edge outages: fixed windows and/or random failures (exponential up and repair times).
+    During an outage the edge accepts nothing and loses every job it holds."""
+
+    windows_s: list[list[float]] = field((), check=_check_windows)
+    mtbf_s: float | None = field(None, check=in_range(0, BIG, lo_open=True, unit="s"))
+    mttr_s: float = field(1.0, check=in_range(0, BIG, lo_open=True, unit="s"))
+
+
+@dataclass(frozen=True)
+class UplinkFaults:
+    """Uplink outage windows: the uplink carries nothing; transfers under way stall."""
+
+    windows_s: list[list[float]] = field((), check=_check_windows)
+
+
+@dataclass(frozen=True)
+class Faults:
+    edge: EdgeFaults = field(EdgeFaults())
+    uplink: UplinkFaults = field(UplinkFaults())
+    # a device that has no result this long after its stages ended gives the edge up
+    timeout_ms: float | None = field(None, check=in_range(0, BIG, lo_open=True, unit="ms"))
+    fallback: str = field("local", check=one_of("local", "drop"))  # then: run locally, or drop the task
+    fallback_scheme: str | None = None  # the scheme run locally (default: the profile's local scheme)
+
+    def validate(self, file: str, prefix: str) -> None:
+        if self.timeout_ms is None and (self.fallback != "local" or self.fallback_scheme is not None):
+            key = "fallback" if self.fallback != "local" else "fallback_scheme"
+            raise ConfigError(file, f"{prefix}.{key}", getattr(self, key), "applies only with timeout_ms")
+        if self.fallback == "drop" and self.fallback_scheme is not None:
+            raise ConfigError(file, f"{prefix}.fallback_scheme", self.fallback_scheme, "applies to fallback local only")
+
+    @property
+    def any(self) -> bool:
+        e = self.edge
+        return bool(e.windows_s or e.mtbf_s or self.uplink.windows_s or self.timeout_ms is not None)
+
+
+@dataclass(frozen=True)
 class Sweep:
     grid: dict = field({}, check=lambda g: _check_grid(g))
 
@@ -247,6 +302,8 @@ class Scenario:
     devices: Devices | list[Devices] = field(Devices(), check=lambda v: _check_groups(v))
     channel: Channel = field(Channel())
     edge: Edge = field(Edge())
+    energy: Energy = field(Energy())
+    faults: Faults = field(Faults())
     sweep: Sweep = field(Sweep())
     source: str = ""  # the file it came from (set by the loader)
     # schemes as written (patterns), to match them again against a swept profile's schemes
@@ -304,6 +361,9 @@ def _resolve_paths(data: dict, base: Path) -> None:
         arrival = g.get("arrival") if isinstance(g, dict) else None
         if isinstance(arrival, dict) and isinstance(arrival.get("trace"), str):
             arrival["trace"] = str((base / arrival["trace"]).resolve())
+    energy = data.get("energy")
+    if isinstance(energy, dict) and isinstance(energy.get("presets"), str):
+        energy["presets"] = str((base / energy["presets"]).resolve())
     grid = (data.get("sweep") or {}).get("grid") if isinstance(data.get("sweep"), dict) else None
     if isinstance(grid, dict):
         for key in PATH_KEYS:
@@ -312,7 +372,8 @@ def _resolve_paths(data: dict, base: Path) -> None:
 
 
 # paths relative to the scenario file (devices.arrival.trace: in every device group)
-PATH_KEYS = ("profile", "channel.fading.trace", "tasks.arrival.trace", "devices.arrival.trace")
+PATH_KEYS = ("profile", "channel.fading.trace", "tasks.arrival.trace", "devices.arrival.trace",
+             "energy.presets")
 
 
 def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scenario:
@@ -329,6 +390,7 @@ def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scena
     if not Path(sc.profile, "profile.yaml").is_file():
         raise ConfigError(source, "profile", sc.profile, "no profile.yaml in that folder")
     sc = replace(sc, schemes=_expand_schemes(sc, source), patterns=sc.schemes)
+    check_power(sc)
     points = [sc]
     for k, values in sc.sweep.grid.items():
         if k in ("sweep", "seeds", "name") or k.startswith("sweep."):
@@ -352,6 +414,34 @@ def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scena
                   for combo in itertools.product(*sc.sweep.grid.values())]
     _check_applicable(data, sc, points, source)
     return sc
+
+
+def power_models(sc: Scenario) -> list:
+    """Each device group's power model (sim/power.py), None where it has none."""
+    from sim.power import model_of
+
+    out = []
+    for i, g in enumerate(sc.groups):
+        key = f"devices.{i}.power" if isinstance(sc.devices, tuple) else "devices.power"
+        m = model_of(g.power, g.hardware, sc.energy.presets, sc.source, key)
+        if g.radio is not None:
+            from sim.power import presets
+
+            radios, _ = presets(sc.energy.presets)
+            if g.radio not in radios:
+                raise ConfigError(sc.source, key.replace(".power", ".radio"), g.radio,
+                                  f"is not a radio of the presets ({', '.join(sorted(radios))})")
+            if m is None:
+                raise ConfigError(sc.source, key.replace(".power", ".radio"), g.radio,
+                                  "needs a power preset for the group (devices.power)")
+            m = dataclasses.replace(m, radio=radios[g.radio])
+        out.append(m)
+    return out
+
+
+def check_power(sc: Scenario) -> None:
+    """Every named power preset and radio exists and the presets file is whole (ConfigError)."""
+    power_models(sc)
 
 
 def _given_keys(data: dict, cls: type, prefix: str = "") -> list[str]:

@@ -86,7 +86,12 @@ def identity(sc: Scenario, seed: int) -> dict[str, Any]:
                               "samples.csv": file_hash(Path(path, "samples.csv"))}
             else:
                 node[leaf] = file_hash(path)
-    return {"scenario": d, "seed": seed, "format": 3}  # 3: records carry group and choice
+    from sim.power import BUILTIN
+    from sim.scenario import power_models
+
+    if any(m is not None for m in power_models(sc)):  # the built-in presets were read too
+        d["energy"]["builtin"] = file_hash(BUILTIN)
+    return {"scenario": d, "seed": seed, "format": 4}  # 4: records carry energy and faults
 
 
 def point_id(sc: Scenario, seed: int) -> str:

@@ -9,6 +9,7 @@ at efficiency 1 and 10 dB, the upload takes 8320 / (1e6 log2 11) s = 2.405 ms; p
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import simpy
 from helpers import simple_profile, write_scenario
@@ -311,12 +312,9 @@ def test_gymnasium_environment_passes_the_checker_and_replays_a_fixed_scheme(tmp
         total, steps, credited = total + r, steps + 1, credited + len(info["finished"])
     fixed, _ = _run(sc, "split", 2)
     assert steps == len(fixed) == credited
-    assert env.sim.records == list(records_frame_tuples(fixed))
+    got = pd.DataFrame.from_records(env.sim.records, columns=list(RECORD_FIELDS))
+    pd.testing.assert_frame_equal(got, fixed[list(RECORD_FIELDS)].reset_index(drop=True))
     assert total == float((fixed.met & fixed.correct).sum())
-
-
-def records_frame_tuples(df):
-    return [tuple(r) for r in df[list(RECORD_FIELDS)].itertuples(index=False, name=None)]
 
 
 def _ci():

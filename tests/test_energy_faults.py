@@ -1,0 +1,239 @@
+"""Energy per task and faults, against timelines worked by hand.
+
+The channel of these tests is static: 1 MHz at 10 dB with Shannon's rate at efficiency 1, so
+R = 1e6 log2(11) bit/s; one packet of 1000 + 40 header bytes takes T = 8320 / R = 2.405 ms. The
+device runs the split's head in 5 ms, propagation is 1 ms each way, the edge runs the tail in 2 ms,
+the 8-byte result takes 0.0064 ms at 10 Mbit/s: a lone task's latency is 5 + T + 1 + 2 + 0.0064 + 1.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from helpers import simple_profile, write_scenario
+
+from sim.cli import main
+from sim.engine import simulate
+from sim.errors import ConfigError
+from sim.faults import Outages
+from sim.power import presets
+from sim.profile import load_profile
+from sim.records import RECORD_FIELDS
+from sim.results import records_frame, summarize
+from sim.scenario import load_scenario, override
+
+R = 1e6 * math.log2(11)
+T = 8320 / R  # seconds on the air of one task's payload
+BITS = 8320
+DOWN = 8 * 8 / 10e6
+
+PRESETS = {
+    "sources": {"test": "made up for a test"},
+    "radios": {"r": {k: {"value": v, "source": "test", "status": "assumption"} for k, v in
+                     {"uplink_mw_per_mbps": 400.0, "base_mw": 1000.0, "tail_mw": 500.0, "tail_s": 0.5,
+                      "promotion_mw": 800.0, "promotion_s": 0.1}.items()}},
+    "devices": {"d": {"active_w": {"value": 4.0, "source": "test", "status": "assumption"},
+                      "idle_w": {"value": 2.0, "source": "test", "status": "assumption"}, "radio": "r"}},
+}
+
+
+@pytest.fixture
+def prof(tmp_path):
+    return simple_profile(tmp_path / "p", n=10)
+
+
+def _scenario(tmp_path, prof, period_ms=200, count=2, **sections):
+    (tmp_path / "power.yaml").write_text(yaml.safe_dump(PRESETS))
+    sections.setdefault("energy", {"presets": "power.yaml"})
+    sections.setdefault("devices", {"count": 1, "hardware": "hw", "power": "d"})
+    sections.setdefault("tasks", {"arrival": {"process": "periodic", "period_ms": period_ms}, "count": count,
+                                  "deadline_ms": 100})
+    return load_scenario(write_scenario(tmp_path / "s.yaml", prof, **sections))
+
+
+def _run(sc, arm="split", seed=0, lindley=None):
+    res = simulate(sc, load_profile(sc.profile), arm, seed, lindley)
+    return records_frame(res).sort_values(["device", "task"]).reset_index(drop=True), res
+
+
+# -- energy ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lindley", [True, False])
+def test_energy_of_two_tasks_within_the_tail_worked_by_hand(tmp_path, prof, lindley):
+    rec, _ = _run(_scenario(tmp_path, prof, period_ms=200), lindley=lindley)
+    compute = 4.0 * 0.005
+    radio = (400 * BITS / 1e6 + 1000 * T) / 1e3
+    promotion = 800 * 0.1 / 1e3
+    idle = 2.0 * (T + 0.001 + 0.002 + DOWN + 0.001)  # from the end of its stages to its result
+    # task 0: promoted (the radio was idle); its tail runs from the end of its transmission (5 ms
+    # + T) until task 1 transmits (205 ms). Task 1: no promotion (200 - T ms < 500 ms of tail);
+    # its tail runs the full 0.5 s
+    expect = [(compute, radio + promotion, 0.5 * (0.2 - T), idle), (compute, radio, 0.5 * 0.5, idle)]
+    for (_, r), e in zip(rec.iterrows(), expect):
+        got = (r.energy_compute_j, r.energy_radio_j, r.energy_tail_j, r.energy_idle_j)
+        assert got == pytest.approx(e, rel=1e-9)
+        assert r.energy_j == pytest.approx(sum(e), rel=1e-12)
+
+
+def test_a_gap_longer_than_the_tail_promotes_the_radio_again(tmp_path, prof):
+    rec, _ = _run(_scenario(tmp_path, prof, period_ms=1000))
+    radio = (400 * BITS / 1e6 + 1000 * T) / 1e3
+    assert rec.energy_radio_j.tolist() == pytest.approx([radio + 0.08, radio + 0.08], rel=1e-9)
+    assert rec.energy_tail_j.tolist() == pytest.approx([0.25, 0.25], rel=1e-9)
+
+
+def test_local_tasks_spend_compute_energy_only_and_harq_resends_cost_radio_energy(tmp_path, prof):
+    rec, _ = _run(_scenario(tmp_path, prof), arm="local")
+    assert rec.energy_j.tolist() == pytest.approx([4.0 * 0.020] * 2)
+    assert (rec[["energy_radio_j", "energy_tail_j", "energy_idle_j"]] == 0).all().all()
+    # CQI with resends: the radio energy follows the bits that went on the air, resends included
+    sc = _scenario(tmp_path, prof, count=40, channel={"rate": {"model": "cqi", "bler": 0.5, "max_harq": 3}})
+    rec, _ = _run(sc)
+    tx = rec.energy_radio_j - np.where(rec.task == 0, 0.08, 0.0)
+    on_air_s = rec.uplink_ms / 1e3
+    assert np.allclose(tx, (400 * rec.air_bytes * 8 / 1e6 + 1000 * on_air_s) / 1e3, rtol=1e-9, atol=1e-12)
+    assert rec.air_bytes.nunique() > 1  # some tasks were resent
+
+
+def test_no_power_model_gives_nan_energy_and_no_energy_figures(tmp_path, prof):
+    sc = _scenario(tmp_path, prof, devices={"count": 1, "hardware": "hw"})
+    rec, res = _run(sc)
+    assert rec[[c for c in RECORD_FIELDS if c.startswith("energy")]].isna().all().all()
+    assert "energy_per_task_j" not in summarize(rec, res)
+
+
+def test_energy_summary_per_task_and_per_on_time_correct_inference(tmp_path, prof):
+    rec, res = _run(_scenario(tmp_path, prof, count=10, period_ms=100))
+    row = summarize(rec, res)
+    assert row["energy_per_task_j"] == pytest.approx(rec.energy_j.mean())
+    ok = rec.met & rec.correct
+    assert 0 < ok.sum() < len(rec)  # the split is right on every other image
+    assert row["energy_per_ontime_correct_j"] == pytest.approx(rec.energy_j.sum() / ok.sum())
+
+
+def test_the_builtin_presets_are_whole_and_every_figure_has_a_source_and_status():
+    radios, devices = presets()
+    assert {"rpi4", "jetson-nano", "phone"} <= set(devices)
+    assert {"lte-huang2012", "wifi-huang2012"} <= set(radios)
+    # Huang et al.'s LTE uplink: P = 438.39 mW/Mbps x throughput + 1288.04 mW
+    assert radios["lte-huang2012"].transmit_j(1e6, 1.0) == pytest.approx((438.39 + 1288.04) / 1e3)
+
+
+# -- faults ---------------------------------------------------------------------------------------
+
+def _edge_window(tmp_path, prof, **faults):
+    return _scenario(tmp_path, prof, period_ms=10, count=6, devices={"count": 1, "hardware": "hw"},
+                     faults={"edge": {"windows_s": [[0.020, 0.035]]}, **faults})
+
+
+@pytest.mark.parametrize("lindley", [True, False])
+def test_an_edge_outage_window_worked_by_hand(tmp_path, prof, lindley):
+    # task k reaches the edge at 10k + 5 + T + 1 = 10k + 8.405 ms and would be done 2 ms later.
+    # task 1 runs from 18.405 and is cut at 20 (the outage starts); task 2 arrives at 28.405, in
+    # the outage, and is refused; task 3 (38.405) finds the edge up again.
+    rec, res = _run(_edge_window(tmp_path, prof), lindley=lindley)
+    assert rec.status.tolist() == ["done", "edge-fault", "edge-fault", "done", "done", "done"]
+    assert rec.fault.tolist() == ["", "edge", "edge", "", "", ""]
+    lone = (5e-3 + T + 1e-3 + 2e-3 + DOWN + 1e-3) * 1e3
+    assert rec.latency_ms[rec.status == "done"].tolist() == pytest.approx([lone] * 4)
+    assert rec.edge_ms.tolist()[:3] == pytest.approx([2.0, 20 - (10 + 1e3 * (5e-3 + T + 1e-3)), 0.0])
+    row = summarize(rec, res)
+    horizon = res.horizon_s
+    assert row["edge_availability"] == pytest.approx(1 - 0.015 / horizon)
+    assert row["lost_to_faults_rate"] == pytest.approx(2 / 6) and row["fault_rate"] == pytest.approx(2 / 6)
+
+
+def test_a_batching_edge_loses_its_queue_and_its_running_batch(tmp_path, prof):
+    sc = override(_edge_window(tmp_path, prof), {"edge.batching.max_batch": 4, "edge.batching.max_wait_ms": 0.0})
+    rec, _ = _run(sc)
+    assert rec.status.tolist() == ["done", "edge-fault", "edge-fault", "done", "done", "done"]
+
+
+def test_a_timeout_falls_back_to_the_local_scheme_worked_by_hand(tmp_path, prof):
+    # task 1 arrives at 100 ms, its stages end at 105, the edge (down from 100 to 200 ms) refuses
+    # it at 108.405; no message tells the device, whose 20 ms timeout expires at 125: it runs the
+    # local scheme (20 ms) and is done at 145, 45 ms after arrival, with the local scheme's answer.
+    sc = _scenario(tmp_path, prof, period_ms=100, count=3, devices={"count": 1, "hardware": "hw"},
+                   faults={"edge": {"windows_s": [[0.1, 0.2]]}, "timeout_ms": 20})
+    rec, _ = _run(sc)
+    assert rec.status.tolist() == ["done"] * 3
+    assert rec.fallback.tolist() == [False, True, False]
+    assert rec.fault.tolist() == ["", "edge", ""]
+    assert rec.latency_ms[1] == pytest.approx(45.0)
+    assert rec.device_ms[1] == pytest.approx(25.0)  # its head, then the fallback's full model
+    assert bool(rec.correct[1])  # the local scheme is right on every image (the split is not on image...)
+    lone = (5e-3 + T + 1e-3 + 2e-3 + DOWN + 1e-3) * 1e3
+    assert rec.latency_ms[[0, 2]].tolist() == pytest.approx([lone, lone])
+    drop = _run(override(sc, {"faults.fallback": "drop"}))[0]
+    assert drop.status.tolist() == ["done", "timeout", "done"]
+    assert drop.completion_ms.isna().tolist() == [False, True, False]
+
+
+def test_a_timeout_shorter_than_the_work_falls_back_even_without_faults(tmp_path, prof):
+    sc = _scenario(tmp_path, prof, period_ms=100, count=2, devices={"count": 1, "hardware": "hw"},
+                   faults={"timeout_ms": 3})
+    rec, res = _run(sc)
+    # no result 3 ms after the stages (it needs T + 1 + 2 + ...): each task runs locally, done at
+    # 5 + 3 + 20 = 28 ms; the flow it gave up left the uplink, so nothing waits behind it
+    assert rec.fallback.all() and rec.latency_ms.tolist() == pytest.approx([28.0, 28.0])
+    assert rec.fault.tolist() == ["", ""]
+    assert summarize(rec, res)["fallback_rate"] == 1.0
+
+
+def test_an_uplink_outage_window_stalls_the_transfer_worked_by_hand(tmp_path, prof):
+    # task 1's upload starts at 105 ms; at 106 the uplink goes down until 110; the remaining
+    # T - 1 ms goes after it: the task is 4 ms later than a lone task.
+    sc = _scenario(tmp_path, prof, period_ms=100, count=3, devices={"count": 1, "hardware": "hw"},
+                   faults={"uplink": {"windows_s": [[0.106, 0.110]]}})
+    for sharing in ("fifo", "round-robin"):
+        rec, _ = _run(override(sc, {"channel.sharing": sharing}))
+        lone = (5e-3 + T + 1e-3 + 2e-3 + DOWN + 1e-3) * 1e3
+        assert rec.latency_ms.tolist() == pytest.approx([lone, lone + 4.0, lone])
+        assert rec.uplink_ms[1] == pytest.approx(T * 1e3 + 4.0)
+        assert rec.fault.tolist() == ["", "uplink", ""]
+
+
+def test_random_edge_failures_have_the_availability_of_mtbf_and_mttr_and_are_common_to_schemes(tmp_path, prof):
+    out = Outages(mtbf_s=1.0, mttr_s=0.25, seed=3)
+    down = out.down_time(0.0, 4000.0)
+    assert 1 - down / 4000 == pytest.approx(0.8, abs=0.02)  # MTBF / (MTBF + MTTR)
+    starts = np.array(out.starts[:3000])
+    assert np.mean(np.diff(starts)) == pytest.approx(1.25, rel=0.05)  # start to start: up + down
+    sc = _scenario(tmp_path, prof, period_ms=50, count=400, devices={"count": 1, "hardware": "hw"},
+                   faults={"edge": {"mtbf_s": 2.0, "mttr_s": 0.5}, "timeout_ms": 30})
+    a, b = _run(sc, seed=5)[0], _run(sc, seed=5)[0]
+    pd.testing.assert_frame_equal(a, b)  # one seed, the same faults and energy, to the bit
+    assert 0 < (a.fault == "edge").sum() < len(a)
+    other = _run(sc, seed=6)[0]
+    assert not a.fault.equals(other.fault)
+
+
+@pytest.mark.parametrize("key,value", [
+    ("faults.timeout_ms", -1), ("faults.timeout_ms", "soon"), ("faults.fallback", "retry"),
+    ("faults.edge.windows_s", [[0.5, 0.2]]), ("faults.edge.windows_s", [[1.0]]), ("faults.edge.mtbf_s", 0),
+    ("faults.edge.mttr_s", -2), ("faults.uplink.windows_s", "always"), ("devices.power", "toaster"),
+    ("devices.radio", "5g"), ("energy.presets", "missing.yaml"), ("faults.fallback_scheme", "local"),
+])
+def test_every_new_key_refuses_bad_values_in_one_line_with_exit_2(tmp_path, prof, capsys, key, value):
+    path = write_scenario(tmp_path / "s.yaml", prof)
+    assert main(["run", str(path), "--set", f"{key}={yaml.safe_dump(value).strip()}", "--no-plot",
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and key.split(".")[-1] in err, err
+
+
+def test_a_fallback_scheme_that_is_not_local_is_refused(tmp_path, prof):
+    sc = _scenario(tmp_path, prof, faults={"timeout_ms": 10, "fallback_scheme": "split"})
+    with pytest.raises(ConfigError, match="fallback_scheme.*local"):
+        _run(sc)
+
+
+def test_a_presets_file_with_a_bad_figure_is_named_in_the_error(tmp_path, prof):
+    bad = yaml.safe_load(yaml.safe_dump(PRESETS))
+    bad["radios"]["r"]["tail_s"]["value"] = -1
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match=r"radios\.r\.tail_s\.value"):
+        _scenario(tmp_path, prof, energy={"presets": "bad.yaml"})
