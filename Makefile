@@ -14,13 +14,18 @@ demo: install
 install:
 	$(PIP) install -q .
 
-## docs-figures: the README's figures, regenerated from the demo sweep and scenarios/adaptive.yaml
+## docs-figures: the README's figures, regenerated from the demo sweep and scenarios/{adaptive,energy,faults}.yaml
 docs-figures: demo
 	mkdir -p docs
 	cp results/paper/figures/hit_rate.png docs/paper_hit_rate.png
 	$(PYTHON) -m sim.cli sweep scenarios/adaptive.yaml --workers 2
 	cp results/adaptive/figures/hit_rate.png docs/adaptive_hit_rate.png
 	cp results/adaptive/figures/choices.png docs/adaptive_choices.png
+	$(PYTHON) -m sim.cli sweep scenarios/energy.yaml --workers 2
+	cp results/energy/figures/energy.png docs/energy.png
+	cp results/energy/figures/energy_latency.png docs/energy_latency.png
+	$(PYTHON) -m sim.cli sweep scenarios/faults.yaml --workers 2
+	cp results/faults/figures/hit_rate.png docs/faults_hit_rate.png
 
 ## test: install everything (models extra, dev tools, the Debian Fashion-MNIST package) and run every test (CI)
 test: install-all data

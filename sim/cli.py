@@ -10,6 +10,7 @@
   aecnn-sim compare RESULTS RESULTS... [--csv F]  shared points side by side, differences with 95% intervals
   aecnn-sim report RESULTS                       RESULTS/report.md and report.html: scenario, tables, figures
   aecnn-sim schema [--markdown]                  the scenario's JSON Schema (for editors), or its key table
+  aecnn-sim presets [--file F]                   the power presets: every figure with its source and status
 
 Bad input (YAML, keys, values, profile, traces, results folder) ends with one line naming file,
 key and value, and exit status 2, before any simulation starts. Ctrl-C exits 130 and SIGTERM 143;
@@ -83,6 +84,11 @@ def setup_args() -> argparse.ArgumentParser:
                                      "dataclasses (point an editor's YAML validation at it), or with --markdown "
                                      "the table of every key with its type, default and allowed values")
     sch.add_argument("--markdown", action="store_true", help="the key table (as in the README) instead")
+    pre = sub.add_parser("presets", help="the power presets, every figure with its source and status",
+                         description="the power presets of sim/power.yaml (and of --file): each device's and "
+                                     "radio's figures with their source and whether each was checked in it, "
+                                     "recalled from it, or is an assumption; as a Markdown table")
+    pre.add_argument("--file", type=Path, default=None, help="a presets file of your own (as energy.presets)")
     rep = sub.add_parser("report", help="a Markdown and HTML report of a results folder",
                          description="write RESULTS/report.md and RESULTS/report.html (figures embedded): the "
                                      "scenario, the summary tables and the figures")
@@ -163,6 +169,12 @@ def _main(args: argparse.Namespace) -> int:
         from sim.schema import json_schema, markdown_key_table
 
         print(markdown_key_table(Scenario) if args.markdown else json.dumps(json_schema(Scenario), indent=1))
+        return 0
+    if args.command == "presets":
+        from sim.power import markdown_table, presets
+
+        presets(str(args.file) if args.file else None)  # checks the file whole
+        print(markdown_table(str(args.file) if args.file else None))
         return 0
     if args.command == "report":
         from sim.reports import report

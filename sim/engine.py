@@ -208,8 +208,24 @@ class Simulation:
         tries = 1.0
         if r.model == "cqi" and r.bler > 0:  # mean of min(geometric, max_harq + 1) transmissions
             tries = sum(r.bler ** i for i in range(r.max_harq + 1))
+        groups = range(len(self.sc.groups))
+        power = tuple(power_models(self.sc))
+        if spec.objective == "energy" and None in power:
+            g = power.index(None)
+            raise ConfigError(self.sc.source, "objective", "energy",
+                              f"needs a power model for every device group; group {g} "
+                              f"(hardware {self.sc.groups[g].hardware}) has none: give it devices.power")
         return Context(spec, options, info, self.sc.tasks.deadline_ms / 1e3, self.sc.edge.batching.max_batch,
-                       self.downlink_s, self.prop_s, tries, self.rate.rate_bps, self.seed)
+                       self.downlink_s, self.prop_s, tries, self.rate.rate_bps, self.seed, power,
+                       tuple(self._interarrival_s(g) for g in groups))
+
+    def _interarrival_s(self, group: int) -> float:
+        a = self.sc.arrival_of(group)
+        if a.process == "periodic":
+            return a.period_ms / 1e3
+        if a.process == "poisson":
+            return 1.0 / a.rate_per_s
+        return math.inf  # a trace: unknown in advance
 
     def _edge_seconds(self, batch: int, kind: tuple = ()) -> float:
         t = self._edge_cache.get((batch, kind))
@@ -393,6 +409,7 @@ class Simulation:
         if remote.triggered:
             return (*remote.value, sch)
         remote.interrupt("timeout")
+        yield remote  # its flow and job are withdrawn now, at this instant, and what it sent is counted
         times["wait_result"] = env.now - offload
         if self.fallback is None:
             return "timeout", 0, 0.0, 0.0, sch

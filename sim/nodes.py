@@ -70,6 +70,13 @@ class Cpu:
                 self.queued_s -= seconds
 
 
+def outage_hit(link, t0: float, t1: float, times: dict) -> None:
+    """Mark the task if an uplink outage fell between its request to send and its end there
+    (stalling its transfer or one it waited behind)."""
+    if getattr(link, "stalled", None) is not None and link.stalled(t0, t1):
+        times["uplink_fault"] = True
+
+
 class FifoUplink:
     """The shared uplink, one payload at a time in order of request (Lindley's recursion as for Cpu).
 
@@ -84,9 +91,6 @@ class FifoUplink:
         self.on_air = on_air  # on_air(device, start, end, bits, times): each transmission (energy)
 
     def _aired(self, device: int, start: float, end: float, bits: float, times: dict) -> None:
-        link = self.links[device]
-        if getattr(link, "stalled", None) is not None and link.stalled(start, end):
-            times["uplink_fault"] = True
         if self.on_air is not None:
             self.on_air(device, start, end, bits, times)
 
@@ -111,8 +115,15 @@ class FifoUplink:
             self.busy_s += dt
             times["uplink_work"], times["uplink_bits"] = dt, total
             self._aired(device, start, start + dt, total, times)
+            outage_hit(link, t0, start + dt, times)
             yield self.env.timeout(self.free_at - t0 + then_s)
             return True
+        try:
+            return (yield from self._transmit(device, link, total, t0, times))
+        finally:
+            outage_hit(link, t0, self.env.now, times)
+
+    def _transmit(self, device: int, link: Link, total: float, t0: float, times: dict):
         with self.res.request() as req:
             yield req
             times["uplink_wait"] = self.env.now - t0
@@ -177,6 +188,7 @@ class RoundRobinUplink:
         try:
             yield flow.done
         finally:
+            outage_hit(self.links[device], t0, self.env.now, times)
             flow.cancelled = True
             first = flow.first if flow.first is not None else self.env.now
             times["uplink_wait"] = first - t0
@@ -214,9 +226,6 @@ class RoundRobinUplink:
                 dt = 0.0
             else:
                 flow.times["uplink_bits"] += bits
-                link = self.links[flow.device]
-                if getattr(link, "stalled", None) is not None and link.stalled(self.env.now, self.env.now + dt):
-                    flow.times["uplink_fault"] = True
                 if self.on_air is not None:
                     self.on_air(flow.device, self.env.now, self.env.now + dt, bits, flow.times)
             yield self.env.timeout(dt)

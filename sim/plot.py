@@ -361,6 +361,108 @@ def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | 
     mine = [s for s in labels if s in policies]
     if mine:
         out += _choices(plt, summary, mine, x, others, names, figdir, formats)
+    if "energy_per_task_j" in ci.columns and ci["energy_per_task_j"].notna().any():
+        rows = [("energy_per_task_j", "energy per task (J)"),
+                ("energy_per_ontime_correct_j", "energy per on-time correct\ninference (J)")]
+        out += _metric_figure(plt, ci, labels, x, others, names, rows, draw, "energy", True, figdir, formats)
+        out += _energy_latency(plt, ci, labels, style, names, keys, x, figdir, formats)
+    if "lost_to_faults_rate" in ci.columns:
+        rows = [("lost_to_faults_rate", "tasks lost to faults"), ("fallback_rate", "tasks that fell back"),
+                ("edge_availability", "edge availability")]
+        out += _metric_figure(plt, ci, labels, x, others, names, rows, draw, "faults", False, figdir, formats)
+    return out
+
+
+def _metric_figure(plt, ci, labels, x, others, names, rows, draw, name, log, figdir, formats) -> list[Path]:
+    """Summary figures against the x key, one row per metric, columns per value of the first other
+    swept key (the rest in one panel, told apart in the legend)."""
+    col_key = others[0] if others else None
+    columns = _combos(ci, [col_key]) if col_key else [{}]
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(5.2 * len(columns) + 1.5, 3.6 * len(rows)),
+                             squeeze=False)
+    for j, col in enumerate(columns):
+        d_col = _select(ci, col)
+        for i, (metric, ylabel) in enumerate(rows):
+            ax = axes[i][j]
+            for s in labels:
+                d = d_col[d_col["scheme"] == s]
+                if d.empty or d[metric].isna().all():
+                    continue
+                if x is None:
+                    ax.bar(s, d[metric].iloc[0], yerr=d[f"{metric}_ci95"].fillna(0).iloc[0], capsize=3)
+                    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+                    continue
+                for combo in _combos(d, others[1:]):
+                    g = _select(d, combo).sort_values(x)
+                    extra = "".join(f", {names[k]}={fmt(v)}" for k, v in combo.items())
+                    draw(ax, s, g[x], g[metric], g[f"{metric}_ci95"].fillna(0), s + extra)
+            if x is not None:
+                ax.set_xlabel("mean SNR (dB)" if x == "channel.snr_db" else names[x])
+            if j == 0:
+                ax.set_ylabel(ylabel)
+            if log:
+                ax.set_yscale("log")
+            ax.grid(alpha=0.3, which="both")
+            ax.set_title(_title(col, names), fontsize=9)
+    if x is not None:
+        _legend(fig, axes[0][0])
+    fig.suptitle(f"{name}: 95% intervals over {int(ci['seeds'].max())} seed(s)", fontsize=10)
+    fig.tight_layout()
+    out = _save(fig, figdir, name, formats)
+    plt.close(fig)
+    return out
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no other point beats in both coordinates (lower is better), by the first."""
+    front, best = [], float("inf")
+    for a, b in sorted(points):
+        if b < best:
+            front.append((a, b))
+            best = b
+    return front
+
+
+def _energy_latency(plt, ci, labels, style, names, keys, x, figdir, formats) -> list[Path]:
+    """Per panel (a value of each swept key but ``x``): every point as (mean latency, energy per
+    task), one marker per scheme, joined in the order of ``x``; each scheme's Pareto front (its
+    points that none of its others beats in both) in its colour, and the front of all schemes in
+    black: which scheme, where, is worth its energy."""
+    others = [k for k in keys if k != x]
+    panels = _combos(ci, others) if others else [{}]
+    fig, axes = _grid(plt, len(panels), 5.6, 4.4)
+    for ax, combo in zip(axes, panels):
+        d_all = _select(ci, combo)
+        d_all = d_all[d_all["energy_per_task_j"].notna() & d_all["mean_latency_ms"].notna()]
+        for s in labels:
+            d = d_all[d_all["scheme"] == s]
+            if d.empty:
+                continue
+            if x is not None:
+                d = d.sort_values(x)
+            colour, _line, marker = style[s]
+            ax.plot(d["mean_latency_ms"], d["energy_per_task_j"], color=colour, marker=marker, ms=4, lw=0.6,
+                    alpha=0.5)
+            front = pareto_front(list(zip(d["mean_latency_ms"], d["energy_per_task_j"])))
+            ax.plot([a for a, _ in front], [b for _, b in front], color=colour, marker=marker, ms=7, lw=0,
+                    label=s)
+        front = pareto_front(list(zip(d_all["mean_latency_ms"], d_all["energy_per_task_j"])))
+        if front:
+            ax.step([a for a, _ in front], [b for _, b in front], where="post", color="k", ls="--", lw=1.0,
+                    label="front of all schemes")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("mean latency of completed tasks (ms)")
+        ax.set_ylabel("energy per task (J)")
+        ax.grid(alpha=0.3, which="both")
+        ax.set_title(_title(combo, names), fontsize=8)
+    _legend(fig, axes[0])
+    along = f"joined in order of {names[x]}; " if x is not None else ""
+    fig.suptitle(f"energy against latency, one marker per point ({along}large: each scheme's Pareto "
+                 "front; dashed: all schemes')", fontsize=9)
+    fig.tight_layout()
+    out = _save(fig, figdir, "energy_latency", formats)
+    plt.close(fig)
     return out
 
 

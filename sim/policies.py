@@ -92,6 +92,8 @@ class Context:
     mean_tries: float  # mean transmissions per packet (HARQ); 1 without it
     rate_bps: Any  # snr_db -> bit/s of the rate model
     seed: int
+    power: tuple = ()  # per device group: its sim.power.DevicePower, or None
+    interarrival_s: tuple = ()  # per device group: mean time between its tasks (inf if unknown)
 
     @property
     def params(self) -> dict:
@@ -167,6 +169,27 @@ def predict_s(ctx: Context, name: str, obs: Observation) -> float:
             + ctx.downlink_s + ctx.propagation_s)
 
 
+def predict_energy_j(ctx: Context, name: str, obs: Observation, latency_s: float) -> float:
+    """The ``estimate`` policy's prediction of a task's energy with option ``name`` (sim/power.py's
+    terms): its stages at the board's active power; offloading, its mean bits on the air (with
+    the mean HARQ transmissions) at the radio's power for the rate it predicts, the radio's tail
+    until the device's next task is due (at most the tail's length: the next task is assumed to
+    transmit too), and the board's idle power while it waits for the result (``latency_s`` less
+    its own queue and stages). The promotion is left out: whether the radio is idle is not known.
+    """
+    m = ctx.power[obs.group]
+    o = ctx.info[name]
+    e = m.active_w * o.device_s[obs.group]
+    if o.kind == "local":
+        return e
+    rate = min(ctx.rate_bps(obs.snr_db), ctx.rate_bps(obs.mean_snr_db))
+    if rate <= 0:
+        return math.inf
+    bits = o.air_bits * ctx.mean_tries
+    e += m.radio.transmit_j(bits, bits / rate) + m.radio.tail_j(ctx.interarrival_s[obs.group])
+    return e + m.idle_w * max(0.0, latency_s - obs.queue_s - o.device_s[obs.group])
+
+
 class Estimate(Policy):
     """The most accurate option predicted (:func:`predict_s`) to meet the deadline, else the fastest.
 
@@ -175,6 +198,11 @@ class Estimate(Policy):
     images a 95% interval is about +-0.6 points), and a faster option leaves more slack against
     what the prediction cannot see (fading during the transfer, later tasks queued behind this
     one). ``tolerance_pct: 0`` is the plain rule.
+
+    With ``objective: energy`` the least energy (:func:`predict_energy_j`) wins among those
+    on-time options instead of the fastest: the least energy subject to the deadline, at an
+    accuracy within ``tolerance_pct`` of the best on-time one (``tolerance_pct: 100`` drops
+    accuracy from the choice). With no option on time it is the fastest, as with accuracy.
     """
 
     def choose(self, obs: Observation) -> str:
@@ -184,7 +212,10 @@ class Estimate(Policy):
         if on_time:
             best = max(ctx.info[n].accuracy for n in on_time)
             tol = ctx.spec.tolerance_pct / 100 + 1e-12
-            return min((n for n in on_time if ctx.info[n].accuracy >= best - tol), key=lambda n: pred[n])
+            pool = [n for n in on_time if ctx.info[n].accuracy >= best - tol]
+            if ctx.spec.objective == "energy":
+                return min(pool, key=lambda n: (predict_energy_j(ctx, n, obs, pred[n]), pred[n]))
+            return min(pool, key=lambda n: pred[n])
         return min(ctx.options, key=lambda n: pred[n])
 
 

@@ -145,6 +145,20 @@ def figures(extra: str | None = None) -> list[dict]:
     return rows
 
 
+def markdown_table(extra: str | None = None) -> str:
+    """The presets as Markdown: one row per figure, then the sources (the README's table)."""
+    rows = figures(extra)
+    out = ["| preset | figure | value | status | source |", "|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['kind']} `{r['name']}` | `{r['figure']}` | {r['value']:g} | {r['status']} | {r['source']} |")
+    docs = [_read(BUILTIN)] + ([_read(Path(extra))] if extra else [])
+    out.append("")
+    for d in docs:
+        for k, text in (d.get("sources") or {}).items():
+            out.append(f"- `{k}`: {' '.join(str(text).split())}")
+    return "\n".join(out)
+
+
 class RadioMeter:
     """One device's radio: charges each transmission, its promotion, and the tail that follows it.
 

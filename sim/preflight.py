@@ -116,6 +116,15 @@ def check_point(sc: Scenario, force: bool = False, workers: int = 1) -> Profile:
     names = []
     for i, arm in enumerate(sc.arms):
         names += [n for n in (arm.scheme, *arm.options, *(r.scheme for r in arm.thresholds)) if n]
+        if arm.objective == "energy":
+            from sim.scenario import power_models
+
+            power = power_models(sc)
+            if None in power:
+                g = power.index(None)
+                raise ConfigError(sc.source, f"schemes[{i}].objective", "energy",
+                                  f"needs a power model for every device group; group {g} (hardware "
+                                  f"{sc.groups[g].hardware}) has none: give it devices.power")
         if arm.policy not in ("fixed", "snr-threshold", "estimate", "oracle"):
             from sim.policies import policy_class
             policy_class(arm, sc.source, f"schemes[{i}]")

@@ -147,9 +147,6 @@ class PolicySpec:
             raise ConfigError(file, f"{prefix}.tolerance_pct", self.tolerance_pct, "applies to policy estimate only")
         if self.objective != "accuracy" and self.policy != "estimate":
             raise ConfigError(file, f"{prefix}.objective", self.objective, "applies to policy estimate only")
-        if self.objective == "energy":
-            raise ConfigError(file, f"{prefix}.objective", self.objective,
-                              "needs the energy models (not in this version); use accuracy")
         if self.params and ":" not in self.policy:
             raise ConfigError(file, f"{prefix}.params", dict(self.params), "applies to a user's policy (module:Class)")
         if self.name is not None and _check_name(self.name):

@@ -237,3 +237,77 @@ def test_a_presets_file_with_a_bad_figure_is_named_in_the_error(tmp_path, prof):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
     with pytest.raises(ConfigError, match=r"radios\.r\.tail_s\.value"):
         _scenario(tmp_path, prof, energy={"presets": "bad.yaml"})
+
+
+# -- energy as the estimate policy's objective ------------------------------------------------------
+
+@pytest.mark.parametrize("period_ms,pick", [(200, "local"), (20, "split")])
+def test_the_estimate_policy_minimises_energy_subject_to_the_deadline(tmp_path, prof, period_ms, pick):
+    # local: 20 ms at 4 W = 0.08 J. split: 5 ms at 4 W, T on the air (~0.012 J with its bits),
+    # the tail until the next task (0.5 W x min(0.5 s, period)), 2 W while it waits (~6.4 ms):
+    # 0.145 J with tasks 200 ms apart, 0.055 J with tasks 20 ms apart. Both are on time; the
+    # split is faster, so the accuracy objective (tolerance 100: accuracy aside) takes it always.
+    sc = _scenario(tmp_path, prof, period_ms=period_ms, count=20)
+    energy = {"policy": "estimate", "name": "e", "objective": "energy", "tolerance_pct": 100}
+    fastest = {"policy": "estimate", "name": "f", "tolerance_pct": 100}
+    rec_e, _ = _run(sc, arm=load_scenario(write_scenario(tmp_path / "e.yaml", prof, schemes=[energy])).arms[0])
+    rec_f, _ = _run(sc, arm=load_scenario(write_scenario(tmp_path / "f.yaml", prof, schemes=[fastest])).arms[0])
+    assert set(rec_e.choice) == {pick} and set(rec_f.choice) == {"split"}
+    assert rec_e.energy_j.sum() <= rec_f.energy_j.sum() + 1e-12
+    assert rec_e.met.all()
+
+
+def test_the_energy_objective_needs_a_power_model(tmp_path, prof, capsys):
+    path = write_scenario(tmp_path / "s.yaml", prof, schemes=[{"policy": "estimate", "objective": "energy"}])
+    assert main(["validate", str(path)]) == 2
+    assert "power model" in capsys.readouterr().err
+
+
+def test_a_task_queued_behind_a_stalled_transfer_is_marked_as_hit_by_the_outage(tmp_path, prof):
+    # device 0's upload (from 105 ms) stalls from 106 to 110 and ends at 105 + T + 4 ms; device 1
+    # (stages over at 105.5) waits behind it and sends for T after it, past the window: the outage
+    # hit it all the same. It reaches the edge 1 ms later, after device 0's job is done there.
+    (tmp_path / "arrivals.csv").write_text("time_s,device\n0.100,0\n0.1005,1\n")
+    sc = _scenario(tmp_path, prof, devices={"count": 2, "hardware": "hw"},
+                   tasks={"arrival": {"process": "trace", "trace": "arrivals.csv"}, "count": 1, "deadline_ms": 100},
+                   faults={"uplink": {"windows_s": [[0.106, 0.110]]}})
+    rec, _ = _run(sc)
+    assert rec.fault.tolist() == ["uplink", "uplink"]
+    end0 = 0.105 + T + 0.004
+    end1 = end0 + T
+    assert rec.uplink_wait_ms[1] == pytest.approx((end0 - 0.1055) * 1e3)
+    assert rec.latency_ms[1] == pytest.approx((end1 + 0.001 + 0.002 + DOWN + 0.001 - 0.1005) * 1e3)
+
+
+def test_a_timeout_mid_transfer_records_what_went_on_the_air(tmp_path, prof):
+    # the device gives up 1 ms into its 2.405 ms upload: the record shows 1 ms on the uplink and
+    # the bytes sent by then, and the radio energy of that millisecond
+    sc = _scenario(tmp_path, prof, period_ms=100, count=1, faults={"timeout_ms": 1, "fallback": "drop"})
+    rec, _ = _run(sc)
+    assert rec.status[0] == "timeout" and rec.uplink_ms[0] == pytest.approx(1.0)
+    assert rec.air_bytes[0] == int(R * 1e-3 // 8)
+    assert rec.energy_radio_j[0] == pytest.approx((400 * R * 1e-3 / 1e6 + 1000 * 1e-3) / 1e3 + 0.08)
+
+
+def test_pareto_front_keeps_the_points_nothing_beats_in_both():
+    from sim.plot import pareto_front
+
+    pts = [(10, 5), (12, 4), (11, 6), (20, 1), (15, 4), (9, 9)]
+    # (9, 9) fastest; (10, 5) less energy; (12, 4) less; (20, 1) least; (11, 6) and (15, 4) beaten
+    assert pareto_front(pts) == [(9, 9), (10, 5), (12, 4), (20, 1)]
+
+
+@pytest.mark.slow
+def test_a_sweep_with_energy_and_faults_draws_their_figures(tmp_path, prof):
+    path = write_scenario(tmp_path / "s.yaml", prof, schemes=["local", "split"], seeds=[0, 1],
+                          devices={"count": 1, "hardware": "hw", "power": "rpi4"},
+                          tasks={"arrival": {"process": "periodic", "period_ms": 50}, "count": 40,
+                                 "deadline_ms": 60},
+                          faults={"edge": {"mtbf_s": 0.5, "mttr_s": 0.2}, "timeout_ms": 20},
+                          sweep={"grid": {"channel.snr_db": [0, 10]}})
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out)]) == 0
+    names = {p.stem for p in (out / "figures").glob("*.png")}
+    assert {"energy", "energy_latency", "faults", "hit_rate"} <= names
+    ci = pd.read_csv(out / "summary_ci.csv")
+    assert ci["energy_per_task_j"].notna().all() and (ci["fallback_rate"][ci.scheme == "split"] > 0).all()
