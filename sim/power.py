@@ -91,11 +91,18 @@ def _read(path: Path) -> dict:
     return doc
 
 
+def _extras(extra) -> list[Path]:
+    if not extra:
+        return []
+    return [Path(e) for e in ((extra,) if isinstance(extra, (str, Path)) else extra) if e]
+
+
 @functools.lru_cache(maxsize=16)
-def presets(extra: str | None = None) -> tuple[dict[str, Radio], dict[str, DevicePower]]:
-    """The radios and devices of sim/power.yaml, with those of the file ``extra`` added (its
-    entries replace built-in ones of the same name). Every figure is checked."""
-    docs = [(BUILTIN, _read(BUILTIN))] + ([(Path(extra), _read(Path(extra)))] if extra else [])
+def presets(extra: str | tuple | None = None) -> tuple[dict[str, Radio], dict[str, DevicePower]]:
+    """The radios and devices of sim/power.yaml, with those of ``extra`` (a file, or files in
+    order: a profile's, then a scenario's) added; later entries replace earlier ones of the same
+    name. Every figure is checked."""
+    docs = [(BUILTIN, _read(BUILTIN))] + [(p, _read(p)) for p in _extras(extra)]
     sources = {k: v for _, d in docs for k, v in (d.get("sources") or {}).items()}
     radios: dict[str, Radio] = {}
     raw_devices: dict[str, tuple[str, dict]] = {}
@@ -133,7 +140,7 @@ def presets(extra: str | None = None) -> tuple[dict[str, Radio], dict[str, Devic
 
 def figures(extra: str | None = None) -> list[dict]:
     """Every figure of the presets with its source and status (for the README's table)."""
-    docs = [_read(BUILTIN)] + ([_read(Path(extra))] if extra else [])
+    docs = [_read(BUILTIN)] + [_read(p) for p in _extras(extra)]
     rows = []
     for d in docs:
         for kind in ("devices", "radios"):
@@ -151,7 +158,7 @@ def markdown_table(extra: str | None = None) -> str:
     out = ["| preset | figure | value | status | source |", "|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['kind']} `{r['name']}` | `{r['figure']}` | {r['value']:g} | {r['status']} | {r['source']} |")
-    docs = [_read(BUILTIN)] + ([_read(Path(extra))] if extra else [])
+    docs = [_read(BUILTIN)] + [_read(p) for p in _extras(extra)]
     out.append("")
     for d in docs:
         for k, text in (d.get("sources") or {}).items():
@@ -192,7 +199,7 @@ class RadioMeter:
             self.on_tail(prev, self.radio.tail_j(self.radio.tail_s))
 
 
-def model_of(power: str | None, hardware: str, extra: str | None, file: str, key: str) -> DevicePower | None:
+def model_of(power: str | None, hardware: str, extra, file: str, key: str) -> DevicePower | None:
     """A device group's power model: the preset ``power`` names, else the preset named like its
     hardware key, else None."""
     _, devices = presets(extra)

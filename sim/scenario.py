@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 import math
 import typing
@@ -415,16 +416,15 @@ def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scena
 
 def power_models(sc: Scenario) -> list:
     """Each device group's power model (sim/power.py), None where it has none."""
-    from sim.power import model_of
+    from sim.power import model_of, presets
 
+    extra = preset_files(sc)
     out = []
     for i, g in enumerate(sc.groups):
         key = f"devices.{i}.power" if isinstance(sc.devices, tuple) else "devices.power"
-        m = model_of(g.power, g.hardware, sc.energy.presets, sc.source, key)
+        m = model_of(g.power, g.hardware, extra, sc.source, key)
         if g.radio is not None:
-            from sim.power import presets
-
-            radios, _ = presets(sc.energy.presets)
+            radios, _ = presets(extra)
             if g.radio not in radios:
                 raise ConfigError(sc.source, key.replace(".power", ".radio"), g.radio,
                                   f"is not a radio of the presets ({', '.join(sorted(radios))})")
@@ -434,6 +434,29 @@ def power_models(sc: Scenario) -> list:
             m = dataclasses.replace(m, radio=radios[g.radio])
         out.append(m)
     return out
+
+
+@functools.lru_cache(maxsize=32)
+def _profile_presets(meta: str, _mtime: int) -> str | None:
+    from sim.profile import read_meta
+
+    own = read_meta(Path(meta).parent).get("power_presets")
+    if own is None:
+        return None
+    if not isinstance(own, str):
+        raise ConfigError(meta, "power_presets", own, "must be a file name")
+    return str((Path(meta).parent / own).resolve())
+
+
+def preset_files(sc: Scenario) -> tuple[str, ...]:
+    """Power preset files besides sim/power.yaml, in order: the profile's ``power_presets`` (a
+    path relative to the profile folder), then the scenario's ``energy.presets``."""
+    meta = Path(sc.profile, "profile.yaml")
+    own = _profile_presets(str(meta), meta.stat().st_mtime_ns)
+    files = [own] if own else []
+    if sc.energy.presets:
+        files.append(sc.energy.presets)
+    return tuple(files)
 
 
 def check_power(sc: Scenario) -> None:

@@ -87,10 +87,10 @@ def identity(sc: Scenario, seed: int) -> dict[str, Any]:
             else:
                 node[leaf] = file_hash(path)
     from sim.power import BUILTIN
-    from sim.scenario import power_models
+    from sim.scenario import power_models, preset_files
 
-    if any(m is not None for m in power_models(sc)):  # the built-in presets were read too
-        d["energy"]["builtin"] = file_hash(BUILTIN)
+    if any(m is not None for m in power_models(sc)):  # the preset files were read too
+        d["energy"]["preset_files"] = [file_hash(f) for f in (str(BUILTIN), *preset_files(sc))]
     return {"scenario": d, "seed": seed, "format": 4}  # 4: records carry energy and faults
 
 

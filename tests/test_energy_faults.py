@@ -311,3 +311,21 @@ def test_a_sweep_with_energy_and_faults_draws_their_figures(tmp_path, prof):
     assert {"energy", "energy_latency", "faults", "hit_rate"} <= names
     ci = pd.read_csv(out / "summary_ci.csv")
     assert ci["energy_per_task_j"].notna().all() and (ci["fallback_rate"][ci.scheme == "split"] > 0).all()
+
+
+def test_a_profile_can_name_its_own_presets_and_the_scenario_s_win(tmp_path, prof):
+    import dataclasses
+
+    mine = yaml.safe_load(yaml.safe_dump(PRESETS))
+    (prof / "board.yaml").write_text(yaml.safe_dump(mine))
+    meta = yaml.safe_load((prof / "profile.yaml").read_text())
+    meta["power_presets"] = "board.yaml"
+    (prof / "profile.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    sc = load_scenario(write_scenario(tmp_path / "s.yaml", prof, devices={"count": 1, "hardware": "hw", "power": "d"}))
+    from sim.scenario import power_models
+
+    assert power_models(sc)[0].active_w == 4.0  # the profile's preset d
+    mine["devices"]["d"]["active_w"]["value"] = 7.0  # the scenario's file names d too: it wins
+    (tmp_path / "over.yaml").write_text(yaml.safe_dump(mine))
+    sc2 = dataclasses.replace(sc, energy=dataclasses.replace(sc.energy, presets=str(tmp_path / "over.yaml")))
+    assert power_models(sc2)[0].active_w == 7.0
