@@ -118,6 +118,8 @@ class FifoUplink:
             outage_hit(link, t0, start + dt, times)
             yield self.env.timeout(self.free_at - t0 + then_s)
             return True
+        if getattr(link, "stalled", None) is None:  # no outages: no flag to set
+            return (yield from self._transmit(device, link, total, t0, times))
         try:
             return (yield from self._transmit(device, link, total, t0, times))
         finally:
@@ -400,7 +402,10 @@ class EdgeServer:
         dt = self.batch_seconds(len(batch), kind)
         failed = self.failed
         self.running += 1
-        yield env.timeout(dt) | run.stop | failed
+        if self.outages is None:  # (a failure event in every batch's condition would gather callbacks)
+            yield env.timeout(dt) | run.stop
+        else:
+            yield env.timeout(dt) | run.stop | failed
         self.running -= 1
         self.busy_s += env.now - start
         lost = failed.triggered and env.now < start + dt  # a batch that ends as the edge fails is done
