@@ -20,7 +20,7 @@ from sim.faults import FaultyLink, Outages
 from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, LoadReport, RoundRobinUplink
 from sim.policies import Context, Fixed, Observation, Option, Policy, policy_class
 from sim.power import RadioMeter
-from sim.preflight import check_schemes, fallback_scheme
+from sim.preflight import check_energy_objective, check_schemes, fallback_scheme
 from sim.profile import Profile
 from sim.records import RECORD_FIELDS  # (re-exported: the record layout)
 from sim.scenario import Arrival, PolicySpec, Scenario, power_models
@@ -109,8 +109,8 @@ class Simulation:
             self.links = [FaultyLink(link, uplink_outages) for link in self.links]
         self.timeout_s = None if f.timeout_ms is None else f.timeout_ms / 1e3
         # energy: each device's power model and radio meter (None without a model)
-        models = power_models(sc)
-        self.power = [models[g] for g in self.group]
+        self.group_power = power_models(sc)  # per group
+        self.power = [self.group_power[g] for g in self.group]  # per device
         self.meters = [RadioMeter(m.radio, self._tail) if m is not None else None for m in self.power]
         self._held: dict[int, tuple] = {}  # records waiting for their radio tail (by id of times)
         on_air = self._on_air if any(m is not None for m in self.meters) else None
@@ -209,14 +209,10 @@ class Simulation:
         if r.model == "cqi" and r.bler > 0:  # mean of min(geometric, max_harq + 1) transmissions
             tries = sum(r.bler ** i for i in range(r.max_harq + 1))
         groups = range(len(self.sc.groups))
-        power = tuple(power_models(self.sc))
-        if spec.objective == "energy" and None in power:
-            g = power.index(None)
-            raise ConfigError(self.sc.source, "objective", "energy",
-                              f"needs a power model for every device group; group {g} "
-                              f"(hardware {self.sc.groups[g].hardware}) has none: give it devices.power")
+        if spec.objective == "energy":
+            check_energy_objective(self.sc, self.group_power, "objective")
         return Context(spec, options, info, self.sc.tasks.deadline_ms / 1e3, self.sc.edge.batching.max_batch,
-                       self.downlink_s, self.prop_s, tries, self.rate.rate_bps, self.seed, power,
+                       self.downlink_s, self.prop_s, tries, self.rate.rate_bps, self.seed, tuple(self.group_power),
                        tuple(self._interarrival_s(g) for g in groups))
 
     def _interarrival_s(self, group: int) -> float:

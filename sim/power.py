@@ -91,10 +91,10 @@ def _read(path: Path) -> dict:
     return doc
 
 
-def _extras(extra) -> list[Path]:
-    if not extra:
-        return []
-    return [Path(e) for e in ((extra,) if isinstance(extra, (str, Path)) else extra) if e]
+def _docs(extra) -> list[tuple[Path, dict]]:
+    """(path, contents) of sim/power.yaml and of ``extra`` (a file or files, in order)."""
+    files = [] if not extra else [Path(e) for e in ((extra,) if isinstance(extra, (str, Path)) else extra) if e]
+    return [(p, _read(p)) for p in (BUILTIN, *files)]
 
 
 @functools.lru_cache(maxsize=16)
@@ -102,7 +102,7 @@ def presets(extra: str | tuple | None = None) -> tuple[dict[str, Radio], dict[st
     """The radios and devices of sim/power.yaml, with those of ``extra`` (a file, or files in
     order: a profile's, then a scenario's) added; later entries replace earlier ones of the same
     name. Every figure is checked."""
-    docs = [(BUILTIN, _read(BUILTIN))] + [(p, _read(p)) for p in _extras(extra)]
+    docs = _docs(extra)
     sources = {k: v for _, d in docs for k, v in (d.get("sources") or {}).items()}
     radios: dict[str, Radio] = {}
     raw_devices: dict[str, tuple[str, dict]] = {}
@@ -140,9 +140,8 @@ def presets(extra: str | tuple | None = None) -> tuple[dict[str, Radio], dict[st
 
 def figures(extra: str | None = None) -> list[dict]:
     """Every figure of the presets with its source and status (for the README's table)."""
-    docs = [_read(BUILTIN)] + [_read(p) for p in _extras(extra)]
     rows = []
-    for d in docs:
+    for _, d in _docs(extra):
         for kind in ("devices", "radios"):
             for name, entry in (d.get(kind) or {}).items():
                 for f, v in entry.items():
@@ -158,9 +157,8 @@ def markdown_table(extra: str | None = None) -> str:
     out = ["| preset | figure | value | status | source |", "|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['kind']} `{r['name']}` | `{r['figure']}` | {r['value']:g} | {r['status']} | {r['source']} |")
-    docs = [_read(BUILTIN)] + [_read(p) for p in _extras(extra)]
     out.append("")
-    for d in docs:
+    for _, d in _docs(extra):
         for k, text in (d.get("sources") or {}).items():
             out.append(f"- `{k}`: {' '.join(str(text).split())}")
     return "\n".join(out)

@@ -119,12 +119,7 @@ def check_point(sc: Scenario, force: bool = False, workers: int = 1) -> Profile:
         if arm.objective == "energy":
             from sim.scenario import power_models
 
-            power = power_models(sc)
-            if None in power:
-                g = power.index(None)
-                raise ConfigError(sc.source, f"schemes[{i}].objective", "energy",
-                                  f"needs a power model for every device group; group {g} (hardware "
-                                  f"{sc.groups[g].hardware}) has none: give it devices.power")
+            check_energy_objective(sc, power_models(sc), f"schemes[{i}].objective")
         if arm.policy not in ("fixed", "snr-threshold", "estimate", "oracle"):
             from sim.policies import policy_class
             policy_class(arm, sc.source, f"schemes[{i}]")
@@ -140,6 +135,14 @@ def check_point(sc: Scenario, force: bool = False, workers: int = 1) -> Profile:
     if not force:
         check_budget(sc, workers)
     return profile
+
+
+def check_energy_objective(sc: Scenario, power: list, key: str) -> None:
+    """``objective: energy`` needs a power model (``power``, per group) for every device group."""
+    if None in power:
+        g = power.index(None)
+        raise ConfigError(sc.source, key, "energy", f"needs a power model for every device group; group {g} "
+                          f"(hardware {sc.groups[g].hardware}) has none: give it devices.power")
 
 
 def fallback_scheme(sc: Scenario, profile: Profile) -> str:
