@@ -212,19 +212,21 @@ def merge_timings(folder: str | Path, timings: dict, replace: bool = False) -> l
 
 
 def write_profile(folder: str | Path, stages: dict, schemes: dict, labels, payload_bytes: dict, correct: dict,
-                  hardware: dict | None = None, name: str | None = None, provenance: dict | None = None) -> Profile:
+                  hardware: dict | None = None, name: str | None = None, provenance: dict | None = None,
+                  feature: dict | None = None) -> Profile:
     """Write a profile folder of your own model or hardware, check it by loading it, return it.
 
     - ``stages``: ``{stage: {hardware: {batch: ms}}}``, or ``{stage: {"latency_ms": ..., "flops":
       ..., "params": ...}}``; batch sizes are integers; every stage a scheme runs on the edge needs
       batch 1 at least;
     - ``schemes``: ``{scheme: {"kind": "local" | "offload" | "split", "device": [stages], "edge":
-      [stages]}}``;
+      [stages]}}``, plus any informational keys (``codec``, ``k``, ``bits``, ...), kept as given;
     - ``labels``: the class of each test image; ``payload_bytes`` and ``correct``: per scheme, one
       value per image (bytes of its real bitstream, 0 for local; whether it classified the image
       correctly through that bitstream);
     - ``hardware``: ``{key: what it is}`` for every hardware key the latencies use (default: the
-      keys, described as "not described"); ``provenance``: how the numbers were made.
+      keys, described as "not described"); ``provenance``: how the numbers were made; ``feature``:
+      the split feature (``{"shape": [C, H, W], "float32_bytes": ...}``), informational.
 
     The folder gets profile.yaml and samples.csv (README, "Profile format"); files are replaced
     atomically. Any problem raises ConfigError naming the file and key.
@@ -246,8 +248,9 @@ def write_profile(folder: str | Path, stages: dict, schemes: dict, labels, paylo
             if sname not in given or len(given[sname]) != n:
                 raise ConfigError(folder / "samples.csv", f"{field_}.{sname}", None,
                                   f"needs one value per image ({n})")
+        info = {k: v for k, v in spec.items() if k not in ("kind", "device", "edge")}
         sc_out[sname] = {"kind": spec["kind"], "device": list(spec.get("device", [])),
-                         "edge": list(spec.get("edge", [])),
+                         "edge": list(spec.get("edge", [])), **info,
                          "bytes_column": f"{sname}_bytes", "correct_column": f"{sname}_correct",
                          "accuracy": float(np.mean(np.asarray(correct[sname], dtype=float))),
                          "mean_bytes": float(np.mean(np.asarray(payload_bytes[sname], dtype=float)))}
@@ -256,7 +259,7 @@ def write_profile(folder: str | Path, stages: dict, schemes: dict, labels, paylo
     meta = {"name": name or folder.name,
             "provenance": provenance or {"command": "sim.profile.write_profile", "machine": {}},
             "hardware": hardware or {k: "not described" for k in sorted(keys)},
-            "stages": st_out, "schemes": sc_out}
+            **({"feature": feature} if feature else {}), "stages": st_out, "schemes": sc_out}
     lines = [",".join(columns)]
     lines += [",".join(str(int(columns[c][i])) for c in columns) for i in range(n)]
     write_atomic(folder / "samples.csv", "\n".join(lines) + "\n", what="profile")
