@@ -53,14 +53,20 @@ def _add_later_steps(sub) -> None:
     a.add_argument("--sparsity", type=float, default=1e-3, help="L1 weight on the attention scores")
     a.add_argument("--max-train", type=int, default=None, help="train on the first N cached features")
     for name, helptext in (("aecnn", "steps 3 and 4: AECNN at one compression level"),
-                           ("bottlenet", "BottleNet++ at one compression level")):
+                           ("bottlenet", "BottleNet++ at one compression level"),
+                           ("aecnn-rd", "steps 3 and 4: AECNN-RD (learned encoder, rate-distortion) at one lambda")):
         c = sub.add_parser(name, help=helptext)
         _add_fit_args(c, epochs=2, lr=1e-3, optimizer="adam")
         c.add_argument("--k", type=int, required=True, help="channels sent")
         if name == "aecnn":
             c.add_argument("--bits", type=int, required=True, help="quantiser bits (1..8)")
-        else:
+        elif name == "bottlenet":
             c.add_argument("--stride", type=int, choices=[1, 2, 3, 4], default=1, help="encoder stride")
+            c.add_argument("--decoder", choices=["published", "two-layer"], default="published",
+                           help="one transposed convolution as published, or two layers")
+        else:
+            c.add_argument("--lmbda", type=float, required=True, help="rate weight (normalised MSE per byte)")
+            c.add_argument("--stride", type=int, choices=[1, 2], default=1, help="encoder stride")
         c.add_argument("--finetune-epochs", type=int, default=1, help="epochs of step 4")
         c.add_argument("--finetune-lr", type=float, default=3e-4, help="peak learning rate of step 4")
         c.add_argument("--hidden", type=int, default=64, help="decoder width")
@@ -106,6 +112,11 @@ def pipeline_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan-candidates", type=int, default=1,
                    help="per target ratio, how many (k, bits) candidates get a proxy run of step 3 (1: none)")
     p.add_argument("--bottlenet", default="4:1,1:1,1:3", help="BottleNet++ levels as k:stride")
+    p.add_argument("--bottlenet-decoder", choices=["published", "two-layer"], default="published",
+                   help="BottleNet++ decoder: one transposed convolution as published, or two layers")
+    p.add_argument("--rd", default="", help="AECNN-RD levels as k:lambda[:stride], e.g. '16:0.003,8:0.01,4:0.03:2'")
+    p.add_argument("--rd-epoch-factor", type=int, default=2,
+                   help="AECNN-RD step 3 runs this many times --codec-epochs")
     p.add_argument("--repeats", type=int, default=20, help="profiler repetitions")
     p.add_argument("--seed", type=int, default=0)
     return p

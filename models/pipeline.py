@@ -7,7 +7,8 @@ by the profiler on real bitstreams). For each target, the ``--plan-candidates`` 
 the most bytes that still reach it get a short proxy run of step 3 (feature MSE, backbone frozen)
 and the one with the best accuracy through the frozen tail on held-out training images is
 trained in full (with one candidate: the most bytes wins, no proxy). BottleNet++ levels are given
-as k:stride pairs.
+as k:stride pairs (each profiled raw as published and entropy-coded), AECNN-RD levels as
+k:lambda[:stride] (lambda swept traces its rate-accuracy curve).
 """
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ import numpy as np
 import torch
 
 from models import steps
-from models.aecnn import UniformQuantizer
 from models.args import pipeline_parser as setup_args
+from models.codecs.aecnn import UniformQuantizer
+from models.codecs.entropy import fit_probabilities
 from models.data import DataMissing
-from models.entropy import fit_probabilities
 from models.fit import FitSpec, atomic_write_text, setup_logging
 from models.run import Run, RunConfig
 from models.train import backbone_stages_done, step_backbone, step_backbone_continue
@@ -100,10 +101,27 @@ def _more_stages(epochs: str, lrs: str) -> list[tuple[int, float]]:
     return [(e, rates[min(i, len(rates) - 1)]) for i, e in enumerate(eps)]
 
 
+def _pairs(flag: str, text: str, types: tuple, most: int) -> list[tuple]:
+    """'4:1,1:2' -> [(4, 1), (1, 2)]: comma-separated items of 2..``most`` colon-separated numbers."""
+    out = []
+    for item in (s for s in text.split(",") if s.strip()):
+        parts = item.split(":")
+        try:
+            if not 2 <= len(parts) <= most:
+                raise ValueError
+            out.append(tuple(t(v) for t, v in zip(types, parts)))
+        except ValueError:
+            raise ValueError(f"{flag} {text!r}: item {item!r} is not {':'.join(t.__name__ for t in types[:most])}") \
+                from None
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = setup_args().parse_args(argv)
     try:
         more_stages = _more_stages(args.backbone_more_epochs, args.backbone_more_lr)
+        bottlenet_levels = _pairs("--bottlenet", args.bottlenet, (int, int), 2)
+        rd_levels = [(k, lm, st[0] if st else 1) for k, lm, *st in _pairs("--rd", args.rd, (int, float, int), 3)]
     except ValueError as e:
         print(f"aecnn-models pipeline: {e}", file=sys.stderr)
         return 2
@@ -133,10 +151,15 @@ def main(argv: list[str] | None = None) -> int:
                                seed=args.seed):
         if not run.path(f"aecnn-k{k}b{b}.pt").exists():
             steps.step_aecnn(run, k, b, spec3_aecnn, spec4, max_train=args.max_train)
-    for item in [s for s in args.bottlenet.split(",") if s]:
-        k, stride = (int(v) for v in item.split(":"))
-        if not run.path(f"bottlenet-k{k}s{stride}.pt").exists():
-            steps.step_bottlenet(run, k, stride, spec3, spec4, max_train=args.max_train)
+    tag = "" if args.bottlenet_decoder == "published" else "-dec2"
+    for k, stride in bottlenet_levels:
+        if not run.path(f"bottlenet-k{k}s{stride}{tag}.pt").exists():
+            steps.step_bottlenet(run, k, stride, spec3, spec4, max_train=args.max_train,
+                                 decoder=args.bottlenet_decoder)
+    spec3_rd = FitSpec(epochs=args.codec_epochs * args.rd_epoch_factor, lr=1e-3, optimizer="adam", seed=args.seed)
+    for k, lmbda, stride in rd_levels:
+        if not run.path(f"aecnn-rd-k{k}s{stride}-l{lmbda:g}.pt").exists():
+            steps.step_rd(run, k, lmbda, spec3_rd, spec4, stride=stride, max_train=args.max_train)
     if args.profile_out:
         from models.profile import main as profile_main
 

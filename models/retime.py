@@ -25,15 +25,25 @@ import numpy as np
 import torch
 import yaml
 
-from models import timing
-from models.aecnn import AECNNCodec
+from models import codecs, stages, timing
 from models.args import time_parser as setup_args
 from models.backbone import Head, Tail, build_resnet
-from models.bottlenet import BottleNetCodec
-from models.profile import png_bytes, png_decode
+from models.codecs.image import ImageCodec
+from models.codecs.split import Float32Split, Int8Split
+from models.evaluate import IMAGE_CODECS
 
 INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "cifar-10": (3, 32, 32), "cifar-100": (3, 32, 32)}
 CLASSES = {"fashion-mnist": 10, "cifar-10": 10, "cifar-100": 100}
+
+
+def _legacy_codec(name: str, sc: dict) -> tuple[str | None, dict]:
+    """(codec, params) of a scheme in a profile written before schemes named their codec."""
+    if name.startswith("aecnn-") and "bits" in sc:
+        return "aecnn", {"k": sc["k"], "bits": sc["bits"], "hidden": sc.get("hidden", 64)}
+    if name.startswith("bottlenet-") and "stride" in sc:
+        return "bottlenet", {"k": sc["k"], "stride": sc["stride"], "hidden": sc.get("hidden", 64),
+                             "decoder": "two-layer"}
+    return {"split-f32": "split-f32", "split-int8": "split-int8", "full-offload": "png"}.get(name), {}
 
 
 class Stages:
@@ -50,13 +60,21 @@ class Stages:
         self.x = torch.rand(64, *shape, generator=gen)
         with torch.no_grad():
             self.z = self.head(self.x)
-        self.channels = self.z.shape[1]
         self.images = images[:64]
-        self.pngs = [png_bytes(im) for im in self.images]
-        self.codecs = {name: self._codec(sc) for name, sc in meta["schemes"].items()
-                       if name.startswith(("aecnn-", "bottlenet-"))}
-        self.scale = float(self.z.max()) / 255
-        mods = [self.net, *self.codecs.values()]
+        feats, imgs, self.alias = [], [], {"int8-encode": "split-int8-encode", "int8-decode": "split-int8-decode"}
+        for name, sc in meta["schemes"].items():
+            codec, params = (sc["codec"], sc.get("params", {})) if "codec" in sc else _legacy_codec(name, sc)
+            if codec in ("split-f32", "split-int8"):
+                feats.append(Float32Split(self.z.shape[1], self.z.shape[2:]) if codec == "split-f32"
+                             else Int8Split.calibrated(self.z))
+            elif codec in codecs.FEATURE_CODECS:
+                feats.append(self._codec(codec, params))
+                for side in ("encode", "decode"):  # a scheme named otherwise than its codec (older profiles)
+                    self.alias[f"{name}-{side}"] = f"{feats[-1].name}-{side}"
+            elif codec in IMAGE_CODECS and sc.get("kind") == "offload":
+                imgs.append(ImageCodec(codec, name, params.get("format", "PNG"), params.get("options", {}),
+                                       lossless=codec in ("png", "webp-lossless")))
+        mods = [self.net, *feats]
         for m in mods:
             m.to(device)
             if channels_last:
@@ -64,43 +82,25 @@ class Stages:
         self.x, self.z = self.x.to(device), self.z.to(device)
         if channels_last:
             self.x, self.z = (t.contiguous(memory_format=torch.channels_last) for t in (self.x, self.z))
+        self.fns = stages.functions(self.net, self.head, self.tail, feats, imgs, self.x, self.z, self.images)
 
-    def _codec(self, sc: dict) -> torch.nn.Module:
-        if "stride" in sc:
-            return BottleNetCodec(self.channels, sc["k"], sc["stride"], sc.get("hidden", 64)).eval()
-        codec = AECNNCodec(self.channels, sc["k"], sc["bits"], sc.get("hidden", 64)).eval()
-        codec.quant.calibrate(codec.select(self.z))
-        codec.fit_entropy(codec.symbols(self.z).numpy(), sc.get("coder", "ans"))
+    def _codec(self, name: str, params: dict) -> torch.nn.Module:
+        """A registered codec with random weights; its entropy model fitted on these random features."""
+        codec = codecs.feature_codec(name)(self.z.shape[1], **params).eval()
+        codec.init_from({"ranking": torch.arange(self.z.shape[1]), "model": _attention_state(self.z.shape[1])},
+                        self.z)
+        codec.fit_entropy(self.z)
         return codec
 
     def function(self, stage: str):
         """``fn(batch)`` running ``stage`` on a batch, or None if the stage is not known."""
-        z, x, shape = self.z, self.x, tuple(self.z.shape[1:])
-        fixed = {"full": lambda b: self.net(x[:b]), "head": lambda b: self.head(x[:b]),
-                 "tail": lambda b: self.tail(z[:b]),
-                 "png-encode": lambda b: [png_bytes(im) for im in self.images[:b]],
-                 "png-decode": lambda b: [png_decode(p) for p in self.pngs[:b]],
-                 "int8-encode": lambda b: self._int8(z[:b]),
-                 "int8-decode": lambda b: self._int8_back(self._int8(z[:b]), shape)}
-        if stage in fixed:
-            return fixed[stage]
-        for name, codec in self.codecs.items():
-            if stage == f"{name}-encode":
-                return lambda b, c=codec: c.compress(z[:b])
-            if stage == f"{name}-decode":
-                strings, sshape = codec.compress(z)
-                if isinstance(codec, BottleNetCodec):
-                    return lambda b, c=codec, s=strings, ss=sshape: c.decompress(s[:b], ss, shape[1:])
-                return lambda b, c=codec, s=strings, ss=sshape: c.decompress(s[:b], ss)
-        return None
+        return self.fns.get(stage) or self.fns.get(self.alias.get(stage, ""))
 
-    def _int8(self, z: torch.Tensor) -> list[bytes]:
-        q = torch.round(z.float() / self.scale).clamp(0, 255).to(torch.uint8).cpu().numpy()
-        return [s.tobytes() for s in q]
 
-    def _int8_back(self, strings: list[bytes], shape: tuple) -> torch.Tensor:
-        q = np.stack([np.frombuffer(s, dtype=np.uint8).reshape(shape) for s in strings])
-        return torch.from_numpy(q.astype(np.float32) * self.scale).to(self.z.device)
+def _attention_state(channels: int) -> dict:
+    from models.codecs.aecnn import ChannelAttention
+
+    return ChannelAttention(channels).state_dict()
 
 
 def measure(meta: dict, stages: Stages, args: argparse.Namespace) -> dict:

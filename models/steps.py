@@ -15,9 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from models.aecnn import AECNNCodec, ChannelAttention
+from models import codecs
 from models.backbone import Head, Tail, split_channels
-from models.bottlenet import BottleNetCodec
+from models.codecs.aecnn import ChannelAttention
+from models.codecs.base import FeatureCodec
 from models.fit import FitSpec, atomic_save, evaluate, fit
 from models.run import Run
 
@@ -85,49 +86,65 @@ def step_attention(run: Run, spec: FitSpec, sparsity: float = 1e-3, max_train: i
     return ranking
 
 
-def _feature_mse(m: nn.ModuleDict, b: tuple) -> torch.Tensor:
-    """Step 3 loss of AECNN: rebuild the split feature from the quantised selected channels."""
-    z = b[0].float()
-    return F.mse_loss(m["codec"](z), z)
-
-
 def _codec_only(m: nn.ModuleDict) -> None:
     """Train mode for the codec only: the frozen tail keeps its batch-norm statistics."""
     m.eval()
     m["codec"].train()
 
 
-def _two_phase(run: Run, name: str, codec: nn.Module, spec3: FitSpec, spec4: FitSpec,
-               phase3: str, max_train: int | None) -> tuple[Tail, float]:
-    """Phase 3 (backbone frozen) then phase 4 (fine-tune codec decoder and tail)."""
+def new_codec(run: Run, name: str, **params) -> FeatureCodec:
+    """A codec from the registry, set up from step 2 and the cached training features."""
+    feats = cached_features(run, "train").tensors[0]
+    codec = codecs.feature_codec(name)(feats.shape[1], **params)
+    codec.init_from(torch.load(run.path("attention.pt"), weights_only=False), feats)
+    return codec
+
+
+def _flat(params: list) -> list[nn.Parameter]:
+    return [q for p in params for q in (p["params"] if isinstance(p, dict) else [p])]
+
+
+def train_level(run: Run, codec: FeatureCodec, spec3: FitSpec, spec4: FitSpec, max_train: int | None = None) -> float:
+    """Steps 3 and 4 of any codec; save ``<codec name>.pt`` with its tail; return test accuracy.
+
+    Step 3 trains the codec with the backbone frozen (the codec's own phase-3 loss); step 4
+    fine-tunes the codec's step-4 parameters and the tail. Then the entropy model is fitted on the
+    training features (it is part of the codec's state_dict, saved with it).
+    """
+    torch.manual_seed(spec3.seed)
+    name = codec.name
     train = _limit(cached_features(run, "train"), max_train)
     tail = _frozen_tail(run)
+    teacher = _frozen_tail(run).to(run.device) if codec.wants_teacher else None
     model = nn.ModuleDict({"codec": codec, "tail": tail}).to(run.device)
 
-    def ce_frozen(m: nn.ModuleDict, b: tuple) -> torch.Tensor:
-        return F.cross_entropy(m["tail"](m["codec"](b[0].float())), b[1])
+    def loss(phase: int):
+        def f(m: nn.ModuleDict, b: tuple) -> torch.Tensor:
+            z = b[0].float()
+            if teacher is not None:
+                with torch.no_grad():
+                    t = teacher(z)
+            return m["codec"].loss(phase, z, b[1], m["tail"], t if teacher is not None else None)
+        return f
 
-    fit(model, codec.parameters(), _feature_mse if phase3 == "mse" else ce_frozen, train, spec3,
-        run.path(f"{name}.pt.partial3"), run.device, train_mode=_codec_only, desc=f"{name} step 3")
+    fit(model, codec.trainable(3), loss(3), train, spec3, run.path(f"{name}.pt.partial3"), run.device,
+        train_mode=_codec_only, desc=f"{name} step 3")
     for p in tail.parameters():
         p.requires_grad_(True)
-    trainable = [p for n, p in codec.named_parameters() if not n.startswith("encoder")
-                 and not n.startswith("quant")] if isinstance(codec, AECNNCodec) else list(codec.parameters())
-    fit(model, trainable + list(tail.parameters()), ce_frozen, train, spec4,
+    for p in codec.parameters():
+        p.requires_grad_(False)
+    for p in _flat(codec.trainable(4)):
+        p.requires_grad_(True)
+    fit(model, codec.trainable(4) + list(tail.parameters()), loss(4), train, spec4,
         run.path(f"{name}.pt.partial4"), run.device, desc=f"{name} step 4")
     model.eval()
+    codec.fit_entropy(cached_features(run, "train").tensors[0])
     acc = evaluate(lambda z: tail(codec(z.float())), cached_features(run, "test"), run.device)
-    return tail, acc
-
-
-def _aecnn_codec(run: Run, feats: torch.Tensor, k: int, bits: int, hidden: int = 64) -> AECNNCodec:
-    """A new AECNN codec on the top-``k`` channels of step 2's ranking, its quantiser calibrated on
-    the first 5000 cached training features ``feats``."""
-    ranking = torch.load(run.path("attention.pt"), weights_only=False)["ranking"]
-    codec = AECNNCodec(feats.shape[1], k, bits, hidden)
-    codec.index.copy_(ranking[:k])
-    codec.quant.calibrate(codec.select(feats[:5000].float()))
-    return codec
+    for p in codec.parameters():
+        p.requires_grad_(True)
+    _save_level(run, name, {"family": codec.family, "params": codec.params(), "codec": codec.state_dict()},
+                tail, acc, spec3, spec4)
+    return acc
 
 
 def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64,
@@ -137,21 +154,22 @@ def step_aecnn(run: Run, k: int, bits: int, spec3: FitSpec, spec4: FitSpec, hidd
     Step 3 trains quantiser step and decoder with the backbone frozen, on feature MSE (``mse``:
     no tail pass, cheap) or on the task loss through the frozen tail (``ce``, as BottleNet++).
     """
-    if phase3 not in ("mse", "ce"):
-        raise ValueError(f"phase3 must be 'mse' or 'ce', not {phase3!r}")
-    torch.manual_seed(spec3.seed)
-    name = f"aecnn-k{k}b{bits}"
-    train = cached_features(run, "train")
-    codec = _aecnn_codec(run, train.tensors[0], k, bits, hidden)
-    tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3=phase3, max_train=max_train)
-    codec.eval()
-    with torch.no_grad():
-        sym = torch.cat([codec.symbols(x.float().to(run.device)).cpu()
-                         for x, _ in DataLoader(train, batch_size=1000)]).numpy()
-    codec.fit_entropy(sym)
-    _save_level(run, name, {"kind": "aecnn", "k": k, "bits": bits, "hidden": hidden, "codec": codec.state_dict(),
-                            "entropy": codec.extra_state(), "phase3": phase3}, tail, acc, spec3, spec4)
-    return acc
+    return train_level(run, new_codec(run, "aecnn", k=k, bits=bits, hidden=hidden, phase3=phase3),
+                       spec3, spec4, max_train)
+
+
+def step_bottlenet(run: Run, k: int, stride: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64,
+                   max_train: int | None = None, decoder: str = "published") -> float:
+    """BottleNet++ with ``k`` channels and ``stride``: encoder/decoder with frozen backbone, then fine-tune."""
+    return train_level(run, new_codec(run, "bottlenet", k=k, stride=stride, hidden=hidden, decoder=decoder),
+                       spec3, spec4, max_train)
+
+
+def step_rd(run: Run, k: int, lmbda: float, spec3: FitSpec, spec4: FitSpec, stride: int = 1, hidden: int = 64,
+            max_train: int | None = None) -> float:
+    """AECNN-RD with ``k`` latent channels at rate weight ``lmbda`` (models.codecs.rd)."""
+    return train_level(run, new_codec(run, "aecnn-rd", k=k, lmbda=lmbda, stride=stride, hidden=hidden),
+                       spec3, spec4, max_train)
 
 
 def proxy_accuracy(run: Run, k: int, bits: int, max_train: int | None = None, proxy_train: int = 20000,
@@ -166,11 +184,12 @@ def proxy_accuracy(run: Run, k: int, bits: int, max_train: int | None = None, pr
     feats, labels = cached_features(run, "train").tensors
     n_val = min(2000, len(feats) // 5)
     n_fit = min(proxy_train, len(feats) - n_val, max_train or len(feats))
-    codec = _aecnn_codec(run, feats, k, bits).to(run.device)
+    codec = new_codec(run, "aecnn", k=k, bits=bits).to(run.device)
     tail = _frozen_tail(run).to(run.device)
     model = nn.ModuleDict({"codec": codec, "tail": tail})
     with tempfile.TemporaryDirectory() as tmp:
-        fit(model, codec.parameters(), _feature_mse, TensorDataset(feats[:n_fit], labels[:n_fit]),
+        fit(model, codec.trainable(3), lambda m, b: m["codec"].loss(3, b[0].float(), b[1], m["tail"], None),
+            TensorDataset(feats[:n_fit], labels[:n_fit]),
             FitSpec(epochs=epochs, lr=1e-3, optimizer="adam", seed=seed), Path(tmp, "proxy.partial"),
             run.device, train_mode=_codec_only, desc=f"proxy k{k}b{bits}")
     model.eval()
@@ -184,19 +203,6 @@ def _save_level(run: Run, name: str, state: dict, tail: Tail, acc: float, spec3:
     for suffix in ("partial3", "partial4"):
         run.path(f"{name}.pt.{suffix}").unlink(missing_ok=True)
     log.info("%s: test accuracy %.4f", name, acc)
-
-
-def step_bottlenet(run: Run, k: int, stride: int, spec3: FitSpec, spec4: FitSpec, hidden: int = 64,
-                   max_train: int | None = None) -> float:
-    """BottleNet++ with ``k`` channels and ``stride``: encoder/decoder with frozen backbone, then fine-tune."""
-    torch.manual_seed(spec3.seed)
-    name = f"bottlenet-k{k}s{stride}"
-    channels = cached_features(run, "train").tensors[0].shape[1]
-    codec = BottleNetCodec(channels, k, stride, hidden)
-    tail, acc = _two_phase(run, name, codec, spec3, spec4, phase3="ce", max_train=max_train)
-    _save_level(run, name, {"kind": "bottlenet", "k": k, "stride": stride, "hidden": hidden,
-                            "codec": codec.state_dict()}, tail, acc, spec3, spec4)
-    return acc
 
 
 def finetune_spec(spec: FitSpec, epochs: int, lr: float) -> FitSpec:

@@ -6,6 +6,8 @@ Steps (each its own command, each resumable, each saving a checkpoint that carri
   aecnn      3+4. fix the top-k channels, train quantiser and decoder (backbone frozen), then
                  fine-tune decoder and tail; fit the entropy model
   bottlenet  BottleNet++ at the same split: encoder/decoder with the backbone frozen, then fine-tune
+  aecnn-rd   3+4. AECNN-RD: attention-guided learned encoder and CompressAI entropy model under
+                 a rate term (backbone frozen), then decoder and tail distilled from the backbone
 """
 from __future__ import annotations
 
@@ -137,8 +139,10 @@ def _dispatch_later(args: argparse.Namespace, run: Run, spec: FitSpec) -> int:
     spec4 = steps.finetune_spec(spec, args.finetune_epochs, args.finetune_lr)
     if args.step == "aecnn":
         acc = steps.step_aecnn(run, args.k, args.bits, spec, spec4, args.hidden, args.max_train)
+    elif args.step == "bottlenet":
+        acc = steps.step_bottlenet(run, args.k, args.stride, spec, spec4, args.hidden, args.max_train, args.decoder)
     else:
-        acc = steps.step_bottlenet(run, args.k, args.stride, spec, spec4, args.hidden, args.max_train)
+        acc = steps.step_rd(run, args.k, args.lmbda, spec, spec4, args.stride, args.hidden, args.max_train)
     print(f"{args.step} k={args.k}: test accuracy {acc:.4f}")
     return 0
 

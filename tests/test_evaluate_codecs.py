@@ -78,6 +78,8 @@ def test_verdicts_tie_and_beat_follow_the_paired_test(tmp_path):
     from models.evaluate import versus
     t = versus(ev, "aecnn-a", "bottlenet-b")
     assert (t.n_other_only, t.n_scheme_only) == (3, 0) and t.p == pytest.approx(0.25) and not t.beats
+    # one verdict per scheme: against the best other codec at its rate
+    assert [v.other for v in verdicts(ev) if v.scheme == "aecnn-a"] == ["bottlenet-c"]
     # aecnn-a sends more bytes than every bottlenet: it is never the claimant
     assert not any(v.other == "aecnn-a" for v in verdicts(ev))
 

@@ -5,7 +5,7 @@ from helpers import require
 
 require("constriction")
 
-from models.entropy import BitstreamError, SymbolCoder, fit_probabilities  # noqa: E402
+from models.codecs.entropy import BitstreamError, SymbolCoder, fit_probabilities  # noqa: E402
 
 
 def _symbols(rng, n, k=4, hw=(7, 7), levels=16):

@@ -20,7 +20,8 @@ def tiny_profile(tmp_path_factory):
                         "--depth", "14", "--width-per-group", "16", "--train-subset", "1000",
                         "--test-subset", "200", "--backbone-epochs", "3", "--backbone-lr", "0.02",
                         "--codec-epochs", "3", "--finetune-epochs", "2",
-                        "--ratios", "64,512", "--plan-candidates", "2", "--bottlenet", "1:1", "--repeats", "2"])
+                        "--ratios", "64,512", "--plan-candidates", "2", "--bottlenet", "4:1", "--rd", "8:0.01",
+                        "--repeats", "2"])
     assert code == 0
     return tmp
 
@@ -28,7 +29,7 @@ def tiny_profile(tmp_path_factory):
 def test_every_step_leaves_a_checkpoint_with_its_configuration(tiny_profile):
     run = tiny_profile / "run"
     names = {p.name for p in run.glob("*.pt")}
-    assert {"backbone.pt", "attention.pt", "bottlenet-k1s1.pt"} <= names
+    assert {"backbone.pt", "attention.pt", "bottlenet-k4s1.pt", "aecnn-rd-k8s1-l0.01.pt"} <= names
     assert len([n for n in names if n.startswith("aecnn-")]) >= 1
     assert not list(run.glob("*.partial*"))  # finished steps leave no resumption state
     ck = torch.load(run / "backbone.pt", weights_only=False)
@@ -56,14 +57,29 @@ def test_profile_is_real_and_simulator_loads_it(tiny_profile, tmp_path):
     assert len(samples) == 200
     assert len(prof["provenance"]["checkpoints"]["backbone.pt"]) == 64
     assert prof["feature"]["float32_bytes"] == 256 * 7 * 7 * 4
-    aecnn = [n for n in prof["schemes"] if n.startswith("aecnn-")]
+    aecnn = [n for n, sc in prof["schemes"].items() if sc["codec"] == "aecnn"]
     for n in aecnn:
         b = samples[f"{n}_bytes"]
         assert b.min() >= 0 and b.nunique() > 1  # real, image-dependent bitstream lengths (0: all-zero symbols)
         assert prof["schemes"][n]["compression_ratio"] > 32
     png = samples["full-offload_bytes"]
     assert 100 < png.mean() < 28 * 28 + 200  # PNG of a 28x28 grayscale image
-    assert (samples["split-f32_bytes"] == 50176).all()
+    assert (samples["split-f32_bytes"] == 50176 + 3).all()  # the feature and its 3-byte length field
+    codecs = {sc["codec"] for sc in prof["schemes"].values()}
+    assert codecs == {"local", "png", "webp-lossless", "webp", "jpeg", "split-f32", "split-int8", "aecnn",
+                      "bottlenet", "bottlenet-ec", "aecnn-rd"}
+    # the same trained BottleNet++, its symbols entropy-coded: fewer bytes, same decisions
+    np.testing.assert_array_equal(samples["bottlenet-k4s1_correct"], samples["bottlenet-ec-k4s1_correct"])
+    assert samples["bottlenet-ec-k4s1_bytes"].mean() < samples["bottlenet-k4s1_bytes"].mean() == 4 * 49 + 2
+    # WebP lossless decodes to the very image: same correctness as local, smaller than PNG on most
+    np.testing.assert_array_equal(samples["webp-lossless_correct"], samples["local_correct"])
+    assert (samples["webp-lossless_bytes"] < png).mean() > 0.9
+    rd = samples["aecnn-rd-k8s1-l0.01_bytes"]
+    assert rd.min() >= 2 and rd.nunique() > 1
+    # the RD encoder's FLOPs, counted: attention FCs 256->16->256, 1x1 conv 256->8 at 7x7 (2 per
+    # multiply-add), 3 elementwise per quantised value
+    enc = prof["stages"]["aecnn-rd-k8s1-l0.01-encode"]["flops"]
+    assert enc == 2 * (256 * 16 + 16 * 256) + 2 * 256 * 8 * 49 + 3 * 8 * 49
     for st in ("full", "head", "tail"):
         assert prof["stages"][st]["flops"] > 0 and prof["stages"][st]["latency_ms"]["host-cpu"][1] > 0
 
@@ -86,7 +102,8 @@ def test_profile_is_real_and_simulator_loads_it(tiny_profile, tmp_path):
 def test_evaluate_prints_table_and_targets(tiny_profile, capsys):
     assert models_main(["evaluate", str(tiny_profile / "profile")]) == 0
     out = capsys.readouterr().out
-    assert "| scheme |" in out and "backbone accuracy" in out and "coded/entropy" in out
+    assert "| scheme |" in out and "backbone (local) accuracy" in out and "| webp-q10 | webp | image |" in out
+    assert "aecnn-rd above entropy-coded BottleNet++" in out
 
 
 def test_missing_data_exits_2(tmp_path, capsys):

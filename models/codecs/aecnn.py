@@ -5,16 +5,17 @@ important, so the device sends only those; a uniform n-bit quantiser with a cali
 range (straight-through in training) turns them into symbols; an entropy coder (models.entropy)
 turns symbols into bytes. Edge side: a lightweight decoder rebuilds all channels, then the tail.
 
-The interface follows CompressAI: ``forward`` for training; ``compress(x)`` returns one byte
-string per image and the symbol shape; ``decompress(strings, shape)`` rebuilds the feature.
+It implements the codec interface of models.codecs.base (registered as ``aecnn``).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from models.entropy import SymbolCoder
+from models.codecs.base import FeatureCodec
+from models.codecs.entropy import SymbolCoder, fit_probabilities
 
 
 class ChannelAttention(nn.Module):
@@ -95,16 +96,30 @@ def light_decoder(k: int, channels: int, hidden: int = 64) -> nn.Sequential:
     )
 
 
-class AECNNCodec(nn.Module):
+class AECNNCodec(FeatureCodec):
     """Channel selection, quantiser, entropy model and decoder at one compression level."""
 
-    def __init__(self, channels: int, k: int, bits: int, hidden: int = 64) -> None:
-        super().__init__()
-        self.channels, self.k, self.bits = channels, k, bits
+    codec = family = "aecnn"
+
+    def __init__(self, channels: int, k: int, bits: int, hidden: int = 64, phase3: str = "mse") -> None:
+        super().__init__(channels)
+        if phase3 not in ("mse", "ce"):
+            raise ValueError(f"phase3 must be 'mse' or 'ce', not {phase3!r}")
+        self.k, self.bits, self.hidden, self.phase3 = k, bits, hidden, phase3
         self.register_buffer("index", torch.arange(k))
         self.quant = UniformQuantizer(k, bits)
         self.decoder = light_decoder(k, channels, hidden)
         self.entropy: SymbolCoder | None = None
+
+    def params(self) -> dict:
+        return {"k": self.k, "bits": self.bits, "hidden": self.hidden, "phase3": self.phase3}
+
+    @property
+    def name(self) -> str:
+        return f"aecnn-k{self.k}b{self.bits}"
+
+    def info(self) -> dict:
+        return {"k": self.k, "bits": self.bits, "coder": self.entropy.coder if self.entropy else None}
 
     def select(self, z: torch.Tensor) -> torch.Tensor:
         return z.index_select(1, self.index)
@@ -113,37 +128,66 @@ class AECNNCodec(nn.Module):
         """Training path: select, quantise with straight-through rounding, decode."""
         return self.decoder(self.quant(self.select(z)))
 
+    def loss(self, phase, z, y, tail, teacher):
+        """Step 3: feature MSE (no tail pass) or the task loss through the frozen tail; step 4: task loss."""
+        if phase == 3 and self.phase3 == "mse":
+            return F.mse_loss(self(z), z)
+        return F.cross_entropy(tail(self(z)), y)
+
+    def trainable(self, phase: int) -> list[nn.Parameter]:
+        """Step 4 fine-tunes the decoder only: the channels and the quantiser stay as step 3 left them."""
+        if phase == 3:
+            return list(self.parameters())
+        return list(self.decoder.parameters())
+
+    def init_from(self, attention: dict, train_z: torch.Tensor) -> None:
+        """The top-k channels of step 2's ranking; the quantiser calibrated on (up to 5000) features."""
+        self.index.copy_(attention["ranking"][: self.k])
+        self.quant.calibrate(self.select(train_z[:5000].float()))
+
     # --- device side -------------------------------------------------------
     @torch.no_grad()
-    def symbols(self, z: torch.Tensor) -> torch.Tensor:
-        return self.quant.symbols(self.select(z))
+    def symbols(self, z: torch.Tensor) -> np.ndarray:
+        return self.quant.symbols(self.select(z)).cpu().numpy()
 
-    @torch.no_grad()
-    def compress(self, z: torch.Tensor) -> tuple[list[bytes], tuple[int, int, int]]:
-        """Bytes of each feature in the batch, and the symbol shape (k, H, W)."""
+    def code(self, sym: np.ndarray) -> bytes:
         if self.entropy is None:
             raise RuntimeError("no entropy model: fit one with fit_entropy() first")
-        sym = self.symbols(z).cpu().numpy()
-        return [self.entropy.encode(s) for s in sym], tuple(sym.shape[1:])
+        return self.entropy.encode(sym)
 
     # --- edge side ---------------------------------------------------------
+    def symbol_shape(self, size: tuple[int, int]) -> tuple[int, ...]:
+        return (self.k, *size)
+
+    def uncode(self, body: bytes, shape: tuple[int, ...]) -> np.ndarray:
+        return self.entropy.decode(body, shape)
+
     @torch.no_grad()
-    def decompress(self, strings: list[bytes], shape: tuple[int, int, int]) -> torch.Tensor:
-        """Rebuild the full split feature from byte strings (raises BitstreamError if one is bad)."""
-        sym = np.stack([self.entropy.decode(s, shape) for s in strings])
-        dev = self.index.device
-        return self.decoder(self.quant.dequantize(torch.from_numpy(sym).to(dev)))
+    def reconstruct(self, sym: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        return self.decoder(self.quant.dequantize(torch.from_numpy(np.asarray(sym)).to(self.index.device)))
 
-    def fit_entropy(self, symbols: np.ndarray, coder: str = "ans") -> None:
-        """Fit the per-channel categorical model on training symbols (N, k, H, W)."""
-        from models.entropy import fit_probabilities
+    @torch.no_grad()
+    def fit_entropy(self, train_z: torch.Tensor, coder: str = "ans") -> None:
+        """Fit the per-channel categorical model on the symbols of training features."""
+        sym = np.concatenate([self.symbols(train_z[i:i + 1000].float().to(self.index.device))
+                              for i in range(0, len(train_z), 1000)])
+        self.fit_symbols(sym, coder)
 
+    def fit_symbols(self, symbols: np.ndarray, coder: str = "ans") -> None:
         self.entropy = SymbolCoder(fit_probabilities(symbols, self.quant.levels), coder)
 
-    def extra_state(self) -> dict:
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        return list(self.quant.parameters())
+
+    def decoder_parameters(self) -> list[nn.Parameter]:
+        return list(self.decoder.parameters())
+
+    def entropy_bits(self, sym: np.ndarray) -> float | None:
+        return self.entropy.entropy_bits(sym)
+
+    def get_extra_state(self) -> dict:
         return {"probs": None if self.entropy is None else self.entropy.probs,
                 "coder": None if self.entropy is None else self.entropy.coder}
 
-    def load_extra_state(self, st: dict) -> None:
-        if st.get("probs") is not None:
-            self.entropy = SymbolCoder(st["probs"], st["coder"])
+    def set_extra_state(self, state: dict) -> None:
+        self.entropy = None if state.get("probs") is None else SymbolCoder(state["probs"], state["coder"])

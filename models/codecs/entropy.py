@@ -12,8 +12,9 @@ expected number of symbols; anything else means the stream was truncated or corr
 
 A stream may be empty: constriction's ANS coder starts in state 0, and coding symbol 0 (the
 bottom of every CDF) leaves state 0 unchanged, so a feature whose symbols are all 0 costs zero
-bytes and decodes back from an empty stream. The profile records such payloads as 0 bytes; the
-simulator still sends one header-only packet for them.
+bytes and decodes back from an empty stream. That is why every feature codec's payload is framed
+(models.codecs.framing): the frame's length field, counted in the payload's bytes, tells an
+all-zero feature (length 0) from a lost payload (nothing at all).
 """
 from __future__ import annotations
 
@@ -21,11 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.codecs.framing import BitstreamError  # noqa: F401  (re-exported)
+
 PRECISION_FLOOR = 1e-6  # smallest probability any symbol gets, so every symbol stays codable
-
-
-class BitstreamError(ValueError):
-    """A bitstream does not decode under the model: truncated, corrupted or from another model."""
 
 
 def _words_to_bytes(words: np.ndarray) -> bytes:
