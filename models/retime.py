@@ -30,20 +30,21 @@ from models.args import time_parser as setup_args
 from models.backbone import Head, Tail, build_resnet
 from models.codecs.image import ImageCodec
 from models.codecs.split import Float32Split, Int8Split
-from models.evaluate import IMAGE_CODECS
+from models.evaluate import IMAGE_CODECS, codec_of
 
 INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "cifar-10": (3, 32, 32), "cifar-100": (3, 32, 32)}
 CLASSES = {"fashion-mnist": 10, "cifar-10": 10, "cifar-100": 100}
 
 
-def _legacy_codec(name: str, sc: dict) -> tuple[str | None, dict]:
-    """(codec, params) of a scheme in a profile written before schemes named their codec."""
-    if name.startswith("aecnn-") and "bits" in sc:
-        return "aecnn", {"k": sc["k"], "bits": sc["bits"], "hidden": sc.get("hidden", 64)}
-    if name.startswith("bottlenet-") and "stride" in sc:
-        return "bottlenet", {"k": sc["k"], "stride": sc["stride"], "hidden": sc.get("hidden", 64),
-                             "decoder": "two-layer"}
-    return {"split-f32": "split-f32", "split-int8": "split-int8", "full-offload": "png"}.get(name), {}
+def _codec_and_params(name: str, sc: dict) -> tuple[str, dict]:
+    """A scheme's codec and the parameters that rebuild it; profiles written before schemes named
+    their codec give it by name (models.evaluate.codec_of) and the parameters as scheme keys."""
+    codec = codec_of(name, sc)
+    if "params" in sc:
+        return codec, sc["params"]
+    keep = {"aecnn": ("k", "bits", "hidden"), "bottlenet": ("k", "stride", "hidden")}.get(codec, ())
+    params = {k: sc[k] for k in keep if k in sc}
+    return codec, {**params, "decoder": "two-layer"} if codec == "bottlenet" else params
 
 
 class Stages:
@@ -63,7 +64,7 @@ class Stages:
         self.images = images[:64]
         feats, imgs, self.alias = [], [], {"int8-encode": "split-int8-encode", "int8-decode": "split-int8-decode"}
         for name, sc in meta["schemes"].items():
-            codec, params = (sc["codec"], sc.get("params", {})) if "codec" in sc else _legacy_codec(name, sc)
+            codec, params = _codec_and_params(name, sc)
             if codec in ("split-f32", "split-int8"):
                 feats.append(Float32Split(self.z.shape[1], self.z.shape[2:]) if codec == "split-f32"
                              else Int8Split.calibrated(self.z))

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.codecs.base import FeatureCodec
-from models.codecs.entropy import SymbolCoder, fit_probabilities
+from models.codecs.base import CategoricalCoded, FeatureCodec
+from models.codecs.entropy import SymbolCoder
 
 
 class ChannelAttention(nn.Module):
@@ -96,7 +96,7 @@ def light_decoder(k: int, channels: int, hidden: int = 64) -> nn.Sequential:
     )
 
 
-class AECNNCodec(FeatureCodec):
+class AECNNCodec(CategoricalCoded, FeatureCodec):
     """Channel selection, quantiser, entropy model and decoder at one compression level."""
 
     codec = family = "aecnn"
@@ -120,6 +120,10 @@ class AECNNCodec(FeatureCodec):
 
     def info(self) -> dict:
         return {"k": self.k, "bits": self.bits, "coder": self.entropy.coder if self.entropy else None}
+
+    @property
+    def levels(self) -> int:
+        return self.quant.levels
 
     def select(self, z: torch.Tensor) -> torch.Tensor:
         return z.index_select(1, self.index)
@@ -151,30 +155,18 @@ class AECNNCodec(FeatureCodec):
         return self.quant.symbols(self.select(z)).cpu().numpy()
 
     def code(self, sym: np.ndarray) -> bytes:
-        if self.entropy is None:
-            raise RuntimeError("no entropy model: fit one with fit_entropy() first")
-        return self.entropy.encode(sym)
+        return self._coder().encode(sym)
 
     # --- edge side ---------------------------------------------------------
     def symbol_shape(self, size: tuple[int, int]) -> tuple[int, ...]:
         return (self.k, *size)
 
     def uncode(self, body: bytes, shape: tuple[int, ...]) -> np.ndarray:
-        return self.entropy.decode(body, shape)
+        return self._coder().decode(body, shape)
 
     @torch.no_grad()
     def reconstruct(self, sym: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         return self.decoder(self.quant.dequantize(torch.from_numpy(np.asarray(sym)).to(self.index.device)))
-
-    @torch.no_grad()
-    def fit_entropy(self, train_z: torch.Tensor, coder: str = "ans") -> None:
-        """Fit the per-channel categorical model on the symbols of training features."""
-        sym = np.concatenate([self.symbols(train_z[i:i + 1000].float().to(self.index.device))
-                              for i in range(0, len(train_z), 1000)])
-        self.fit_symbols(sym, coder)
-
-    def fit_symbols(self, symbols: np.ndarray, coder: str = "ans") -> None:
-        self.entropy = SymbolCoder(fit_probabilities(symbols, self.quant.levels), coder)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         return list(self.quant.parameters())
@@ -183,11 +175,4 @@ class AECNNCodec(FeatureCodec):
         return list(self.decoder.parameters())
 
     def entropy_bits(self, sym: np.ndarray) -> float | None:
-        return self.entropy.entropy_bits(sym)
-
-    def get_extra_state(self) -> dict:
-        return {"probs": None if self.entropy is None else self.entropy.probs,
-                "coder": None if self.entropy is None else self.entropy.coder}
-
-    def set_extra_state(self, state: dict) -> None:
-        self.entropy = None if state.get("probs") is None else SymbolCoder(state["probs"], state["coder"])
+        return self._coder().entropy_bits(sym)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.codecs.entropy import SymbolCoder, fit_probabilities
 from models.codecs.framing import BitstreamError, frame, unframe
 
 
@@ -138,3 +139,30 @@ class FeatureCodec(nn.Module):
         """Fit the entropy model on training features (N, C, H, W) after training; default none."""
 
     wants_teacher: ClassVar[bool] = False  # whether ``loss`` needs the backbone's logits
+
+
+class CategoricalCoded:
+    """Mixin of codecs whose symbols are coded under per-channel categorical distributions
+    (models.codecs.entropy.SymbolCoder, constriction's ANS by default): fitting the model on the
+    symbols of training features, and keeping it in the module's state_dict."""
+
+    entropy: SymbolCoder | None
+    levels: int  # symbols are 0..levels-1
+
+    @torch.no_grad()
+    def fit_entropy(self, train_z: torch.Tensor, coder: str = "ans") -> None:
+        dev = next(self.parameters(), torch.empty(0)).device
+        sym = np.concatenate([self.symbols(train_z[i:i + 1000].float().to(dev)) for i in range(0, len(train_z), 1000)])
+        self.entropy = SymbolCoder(fit_probabilities(sym, self.levels), coder)
+
+    def _coder(self) -> SymbolCoder:
+        if self.entropy is None:
+            raise RuntimeError("no entropy model: fit one with fit_entropy() first")
+        return self.entropy
+
+    def get_extra_state(self) -> dict:
+        return {"probs": None if self.entropy is None else self.entropy.probs,
+                "coder": None if self.entropy is None else self.entropy.coder}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.entropy = None if state.get("probs") is None else SymbolCoder(state["probs"], state["coder"])

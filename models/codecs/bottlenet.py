@@ -18,17 +18,18 @@ import torch
 from torch import nn
 
 from models.codecs.aecnn import RoundSTE
-from models.codecs.base import FeatureCodec
-from models.codecs.entropy import BitstreamError, SymbolCoder, fit_probabilities
+from models.codecs.base import CategoricalCoded, FeatureCodec
+from models.codecs.entropy import BitstreamError, SymbolCoder
 
 DECODERS = ("published", "two-layer")
 
 
-class BottleNetCodec(FeatureCodec):
+class BottleNetCodec(CategoricalCoded, FeatureCodec):
     """Conv encoder to ``k`` channels (stride 1..4), 8-bit quantiser, conv decoder."""
 
     codec = family = "bottlenet"
     coding = "raw"
+    levels = 256
 
     def __init__(self, channels: int, k: int, stride: int = 1, hidden: int = 64,
                  decoder: str = "published") -> None:
@@ -90,13 +91,11 @@ class BottleNetCodec(FeatureCodec):
     def code(self, sym: np.ndarray) -> bytes:
         if self.coding == "raw":
             return np.asarray(sym, dtype=np.uint8).tobytes()
-        if self.entropy is None:
-            raise RuntimeError("no entropy model: fit one with fit_entropy() first")
-        return self.entropy.encode(sym)
+        return self._coder().encode(sym)
 
     def uncode(self, body: bytes, shape: tuple[int, ...]) -> np.ndarray:
         if self.coding != "raw":
-            return self.entropy.decode(body, shape)
+            return self._coder().decode(body, shape)
         n = int(np.prod(shape))
         if len(body) != n:
             raise BitstreamError(f"BottleNet++ payload has {len(body)} bytes, expected {n}")
@@ -107,13 +106,6 @@ class BottleNetCodec(FeatureCodec):
         y = torch.from_numpy(np.asarray(sym, dtype=np.float32) / 255.0).to(next(self.parameters()).device)
         return self._decode(y, size)
 
-    @torch.no_grad()
-    def fit_entropy(self, train_z: torch.Tensor, coder: str = "ans") -> None:
-        """The entropy model of the ``bottlenet-ec`` scheme, fitted on training symbols."""
-        dev = next(self.parameters()).device
-        sym = np.concatenate([self.symbols(train_z[i:i + 1000].float().to(dev)) for i in range(0, len(train_z), 1000)])
-        self.entropy = SymbolCoder(fit_probabilities(sym, 256), coder)
-
     def encoder_parameters(self) -> list[nn.Parameter]:
         return list(self.encoder.parameters())
 
@@ -121,14 +113,7 @@ class BottleNetCodec(FeatureCodec):
         return list(self.decoder.parameters())
 
     def entropy_bits(self, sym: np.ndarray) -> float | None:
-        return None if self.coding == "raw" else self.entropy.entropy_bits(sym)
-
-    def get_extra_state(self) -> dict:
-        return {"probs": None if self.entropy is None else self.entropy.probs,
-                "coder": None if self.entropy is None else self.entropy.coder}
-
-    def set_extra_state(self, state: dict) -> None:
-        self.entropy = None if state.get("probs") is None else SymbolCoder(state["probs"], state["coder"])
+        return None if self.coding == "raw" else self._coder().entropy_bits(sym)
 
 
 class BottleNetEntropyCoded(BottleNetCodec):
