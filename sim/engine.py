@@ -400,11 +400,11 @@ class Simulation:
             yield remote | env.timeout(offload + self.timeout_s - env.now)
         except simpy.Interrupt:  # the deadline drops the task: withdraw the offload too
             if remote.is_alive:
-                remote.interrupt("dropped")
+                remote.interrupt()
             raise
         if remote.triggered:
             return (*remote.value, sch)
-        remote.interrupt("timeout")
+        remote.interrupt()  # the timeout: give the edge up
         yield remote  # its flow and job are withdrawn now, at this instant, and what it sent is counted
         times["wait_result"] = env.now - offload
         if self.fallback is None:

@@ -329,3 +329,62 @@ def test_a_profile_can_name_its_own_presets_and_the_scenario_s_win(tmp_path, pro
     (tmp_path / "over.yaml").write_text(yaml.safe_dump(mine))
     sc2 = dataclasses.replace(sc, energy=dataclasses.replace(sc.energy, presets=str(tmp_path / "over.yaml")))
     assert power_models(sc2)[0].active_w == 7.0
+
+
+@pytest.mark.parametrize("lindley", [True, False])
+def test_an_outage_loses_queued_jobs_too_and_a_second_window_cuts_again(tmp_path, lindley):
+    # The edge runs the tail in 8 ms on one GPU; a task every 5 ms reaches it at 5k + 8.405 ms.
+    # Window 20-35 ms: task 1 (queued at 13.405, running from 16.405) is cut at 20; task 2, queued
+    # since 18.405, is lost from the queue at 20; tasks 3-5 are refused. Task 6 (38.405) is done.
+    # Window 50-60 ms: task 7 (queued 43.405, running from 46.405) is cut at 50; task 8 (queued
+    # 48.405) is lost from the queue; tasks 9 and 10 are refused; task 11 (63.405) is done.
+    prof = simple_profile(tmp_path / "p8", n=10, edge_ms=8.0)
+    sc = _scenario(tmp_path, prof, period_ms=5, count=12, devices={"count": 1, "hardware": "hw"},
+                   faults={"edge": {"windows_s": [[0.020, 0.035], [0.050, 0.060]]}})
+    rec, _ = _run(sc, lindley=lindley)
+    fault = "edge-fault"
+    assert rec.status.tolist() == ["done", fault, fault, fault, fault, fault, "done", fault, fault, fault, fault,
+                                   "done"]
+    arrive = [5 * k + 1e3 * (5e-3 + T + 1e-3) for k in range(12)]
+    # work on the GPU (cut short by an outage), and the wait in the queue before it
+    start1, start7 = arrive[0] + 8, arrive[6] + 8
+    assert rec.edge_ms.tolist() == pytest.approx([8, 20 - start1, 0, 0, 0, 0, 8, 50 - start7, 0, 0, 0, 8])
+    assert rec.edge_wait_ms.tolist() == pytest.approx(
+        [0, start1 - arrive[1], 20 - arrive[2], 0, 0, 0, 0, start7 - arrive[7], 50 - arrive[8], 0, 0, 0], abs=1e-9)
+    lone = (5e-3 + T + 1e-3 + 8e-3 + DOWN + 1e-3) * 1e3
+    assert rec.latency_ms[rec.status == "done"].tolist() == pytest.approx([lone] * 3)
+
+
+def test_a_fallback_that_waits_for_the_cpu_worked_by_hand(tmp_path, prof):
+    # The edge is down for the whole run; the timeout is 20 ms after the offload. Task 0: head
+    # 0-5 ms, offload at 5, timeout at 25, but task 1 (arrived at 22) holds the CPU for its head
+    # until 27: the fallback waits 2 ms, runs 27-47. Task 1: offload at 27, timeout at 47, fallback
+    # 47-67. Energy (device active 4 W, idle 2 W): compute 4 W x (5 + 20) ms, idle 2 W x 20 ms.
+    sc = _scenario(tmp_path, prof, period_ms=22, count=2, faults={"edge": {"windows_s": [[0.0, 1.0]]},
+                                                                  "timeout_ms": 20})
+    rec, _ = _run(sc)
+    assert rec.status.tolist() == ["done", "done"] and rec.fallback.all()
+    assert rec.latency_ms.tolist() == pytest.approx([47.0, 45.0])
+    assert rec.device_wait_ms.tolist() == pytest.approx([2.0, 0.0])
+    assert rec.device_ms.tolist() == pytest.approx([25.0, 25.0])
+    assert rec.batch.tolist() == [0, 0]
+    assert rec.downlink_ms.tolist() == [0.0, 0.0] and rec.propagation_ms.tolist() == [0.0, 0.0]
+    assert rec.energy_compute_j.tolist() == pytest.approx([4 * 0.025] * 2)
+    assert rec.energy_idle_j.tolist() == pytest.approx([2 * 0.020] * 2)
+    drop = _run(override(sc, {"faults.fallback": "drop"}))[0]
+    assert drop.status.tolist() == ["timeout", "timeout"]
+    assert drop.batch.tolist() == [0, 0] and drop.downlink_ms.tolist() == [0.0, 0.0]
+    assert drop.propagation_ms.tolist() == [0.0, 0.0]
+    assert drop.energy_idle_j.tolist() == pytest.approx([2 * 0.020] * 2)
+    assert drop.energy_compute_j.tolist() == pytest.approx([4 * 0.005] * 2)
+
+
+def test_a_timeout_that_never_fires_changes_nothing(tmp_path, prof):
+    # HARQ draws are keyed by (seed, device, task): the timeout's path must pass the same task index
+    sc = _scenario(tmp_path, prof, period_ms=7, count=40, devices={"count": 2, "hardware": "hw"},
+                   channel={"bandwidth_hz": 1e6, "snr_db": 10.0, "fading": {"model": "none"},
+                            "rate": {"model": "cqi", "bler": 0.4, "max_harq": 2}})
+    plain, _ = _run(sc)
+    guarded, _ = _run(override(sc, {"faults.timeout_ms": 10_000}))
+    assert (plain.status == "lost").any()  # the draws matter
+    pd.testing.assert_frame_equal(plain, guarded)
