@@ -470,16 +470,15 @@ class LoadReport:
     """
 
     def __init__(self) -> None:
-        self.changes: list[tuple[float, int, int]] = []  # (time, order, +1 or -1): a heap
-        self.value, self.n = 0, 0
+        self.changes: list[tuple[float, int]] = []  # (time, +1 or -1): a heap (changes of one time apply together)
+        self.value = 0
 
     def change(self, t: float, delta: int) -> None:
-        self.n += 1
-        heapq.heappush(self.changes, (t, self.n, delta))
+        heapq.heappush(self.changes, (t, delta))
 
     def at(self, t: float) -> int:
         """The count at time ``t`` (not before any time asked earlier)."""
         ch = self.changes
         while ch and ch[0][0] <= t:
-            self.value += heapq.heappop(ch)[2]
+            self.value += heapq.heappop(ch)[1]
         return self.value

@@ -388,3 +388,21 @@ def test_a_timeout_that_never_fires_changes_nothing(tmp_path, prof):
     guarded, _ = _run(override(sc, {"faults.timeout_ms": 10_000}))
     assert (plain.status == "lost").any()  # the draws matter
     pd.testing.assert_frame_equal(plain, guarded)
+
+
+@pytest.mark.parametrize("sharing", ["fifo", "round-robin"])
+def test_radio_energy_adds_up_every_packet_of_a_task(tmp_path, sharing):
+    # 2000 bytes = two packets (1000 + 1000, 40 header bytes each): both go on the air, one after
+    # the other; the radio's energy is alpha x all bits + beta x all seconds on the air
+    n = 10
+    prof = tmp_path / "p2"
+    from helpers import write_profile
+
+    write_profile(prof, stages={"head": {"hw": {1: 5.0}}, "tail": {"hw": {1: 2.0}}},
+                  schemes={"split": ("split", ["head"], ["tail"])},
+                  columns={"label": np.zeros(n), "split_bytes": np.full(n, 2000), "split_correct": np.ones(n)})
+    sc = _scenario(tmp_path, prof, period_ms=200, channel={"sharing": sharing, "mtu_bytes": 1040})
+    rec, _ = _run(sc)
+    bits = 8 * (2000 + 2 * 40)
+    radio = (400 * bits / 1e6 + 1000 * bits / R) / 1e3
+    assert rec.energy_radio_j.tolist() == pytest.approx([radio + 0.08, radio], rel=1e-9)

@@ -8,6 +8,7 @@ from helpers import simple_profile, write_scenario
 
 from sim.channel import GilbertElliott, TraceSnr, _mix, uniform
 from sim.engine import simulate
+from sim.policies import Policy
 from sim.profile import load_profile
 from sim.results import export_csv, records_frame, summarize
 from sim.scenario import load_scenario
@@ -77,3 +78,67 @@ def test_oracle_bound_of_a_run_without_tasks_is_nan(tmp_path):
     res = simulate(sc, load_profile(prof), sc.arms[0], 0)
     row = summarize(records_frame(res), res)
     assert row["tasks"] == 0 and math.isnan(row["hit_bound"]) and math.isnan(row["acc_bound"])
+
+
+def test_load_report_applies_every_change_up_to_the_time_asked():
+    from sim.nodes import LoadReport
+
+    r = LoadReport()
+    for t, d in ((1.0, +1), (2.0, +1), (2.0, -1), (3.0, -1), (0.5, +1)):
+        r.change(t, d)
+    assert [r.at(t) for t in (0.0, 0.5, 0.99, 1.0, 2.0, 2.5, 3.0, 9.0)] == [0, 1, 1, 2, 2, 2, 1, 1]
+    r.change(9.5, +1)  # a change after the last time asked still counts later
+    assert r.at(9.5) == 2 and not r.changes
+
+
+SEEN: list = []
+
+
+class Recording(Policy):
+    """A policy (the scenario names it ``test_pins_channel_results:Recording``) that keeps what it is shown."""
+
+    def choose(self, obs):
+        SEEN.append(obs)
+        return "split"
+
+
+def _observations(tmp_path, seed=0, **spec):
+    """What a policy is shown at each arrival: 40 tasks every 10 ms, 2 devices, an SNR trace."""
+    SEEN.clear()
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    prof = simple_profile(tmp_path / "p", n=10)
+    (tmp_path / "snr.csv").write_text("time_s,snr_db\n0,5\n0.1,20\n0.2,-3\n")
+    sc = load_scenario(write_scenario(
+        tmp_path / "s.yaml", prof, schemes=[{"policy": "test_pins_channel_results:Recording", "options": ["split"],
+                                             **spec}],
+        devices={"count": 2, "hardware": "hw"},
+        channel={"fading": {"model": "trace", "trace": "snr.csv"}, "snr_db": 10.0},
+        tasks={"arrival": {"process": "periodic", "period_ms": 10}, "count": 40, "deadline_ms": 100}))
+    simulate(sc, load_profile(prof), sc.arms[0], seed)
+    return list(SEEN)
+
+
+def test_a_policy_sees_the_snr_as_old_as_its_snr_age(tmp_path):
+    seen = _observations(tmp_path, snr_age_ms=30)
+    trace = {0.0: 5.0, 0.1: 20.0, 0.2: -3.0}
+    for obs in seen:
+        when = max(0.0, obs.time_s - 0.030)
+        assert obs.snr_time_s == pytest.approx(when, abs=1e-12)
+        level = trace[max(t for t in trace if t <= when + 1e-12)]
+        assert obs.snr_db == pytest.approx(level)
+    assert {round(o.snr_db) for o in seen} == {5, 20, -3}
+
+
+def test_snr_errors_are_gaussian_and_independent_across_tasks_devices_and_seeds(tmp_path):
+    base = {(o.device, o.task): o.snr_db for o in _observations(tmp_path, snr_age_ms=0)}
+    noisy = _observations(tmp_path / "n", snr_error_db=2.0)
+    err = np.array([o.snr_db - base[(o.device, o.task)] for o in noisy])
+    assert len(err) == 80 and len(set(np.round(err, 12))) == 80  # one independent draw per task and device
+    assert abs(err.mean()) < 3 * 2.0 / math.sqrt(80) and 0.7 * 2.0 < err.std() < 1.3 * 2.0
+    # both tails (Box-Muller from one uniform instead of two would give nothing below -1.2 sigma;
+    # a normal puts 6.7% of 80 draws below -1.5 sigma)
+    assert err.min() < -1.5 * 2.0 and err.max() > 1.5 * 2.0
+    other = [o.snr_db for o in _observations(tmp_path / "s2", seed=2, snr_error_db=2.0)]
+    again = [o.snr_db for o in _observations(tmp_path / "s0", seed=0, snr_error_db=2.0)]
+    assert again == [o.snr_db for o in noisy]  # common random numbers: one seed, one error per task
+    assert sum(a != b for a, b in zip(other, again)) == 80  # another seed, other errors
