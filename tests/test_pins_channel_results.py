@@ -142,3 +142,27 @@ def test_snr_errors_are_gaussian_and_independent_across_tasks_devices_and_seeds(
     again = [o.snr_db for o in _observations(tmp_path / "s0", seed=0, snr_error_db=2.0)]
     assert again == [o.snr_db for o in noisy]  # common random numbers: one seed, one error per task
     assert sum(a != b for a, b in zip(other, again)) == 80  # another seed, other errors
+
+
+@pytest.mark.parametrize("sharing", ["fifo", "round-robin"])
+def test_two_devices_share_the_uplink_packet_by_packet_worked_by_hand(tmp_path, sharing):
+    # Both devices' tasks arrive at 0 and finish their heads at 5 ms; each sends 2 packets of
+    # T = 8320 / (1e6 log2 11) s. FIFO: device 0's two packets, then device 1's. Round robin:
+    # d0, d1, d0, d1. Then 1 ms propagation, 2 ms at the edge (never queued), the 8-byte result
+    # (6.4 us) and 1 ms back.
+    prof = simple_profile(tmp_path / "p", n=10, payload=2000)
+    (tmp_path / "arr.csv").write_text("time_s\n0\n")
+    sc = load_scenario(write_scenario(
+        tmp_path / "s.yaml", prof, schemes=["split"], devices={"count": 2, "hardware": "hw"},
+        channel={"bandwidth_hz": 1e6, "snr_db": 10.0, "fading": {"model": "none"}, "sharing": sharing,
+                 "mtu_bytes": 1040},
+        tasks={"arrival": {"process": "trace", "trace": "arr.csv"}, "count": None, "duration_s": 1.0,
+               "deadline_ms": 100}))
+    r = records_frame(simulate(sc, load_profile(prof), "split", 0)).sort_values("device")
+    t = 1e3 * 8320 / (1e6 * math.log2(11))
+    after = 1 + 2 + 1e3 * 64 / 10e6 + 1
+    wait, up, ends = {"fifo": ([0, 2 * t], [2 * t, 2 * t], [2 * t, 4 * t]),
+                      "round-robin": ([0, t], [3 * t, 3 * t], [3 * t, 4 * t])}[sharing]
+    assert r.uplink_wait_ms.tolist() == pytest.approx(wait, abs=1e-9)
+    assert r.uplink_ms.tolist() == pytest.approx(up)
+    assert r.latency_ms.tolist() == pytest.approx([5 + e + after for e in ends])
