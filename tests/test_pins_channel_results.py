@@ -166,3 +166,44 @@ def test_two_devices_share_the_uplink_packet_by_packet_worked_by_hand(tmp_path, 
     assert r.uplink_wait_ms.tolist() == pytest.approx(wait, abs=1e-9)
     assert r.uplink_ms.tolist() == pytest.approx(up)
     assert r.latency_ms.tolist() == pytest.approx([5 + e + after for e in ends])
+
+
+TRUTHS: list = []
+
+
+class TellingTruth(Policy):
+    """A clairvoyant policy that keeps what the oracle would be told, and sends everything split."""
+
+    clairvoyant = True
+
+    def choose(self, obs):
+        t = obs.truth
+        TRUTHS.append({f"{f}_{o}": 1e3 * getattr(t, f)(o) for f in ("alone_s", "completion_s", "shared_s")
+                       for o in ("split", "local")})
+        return "split"
+
+
+def test_what_the_oracle_is_told_worked_by_hand(tmp_path):
+    # Heads of 0.5 ms (the local model 2 ms); tasks at 0 and 1 ms on one device. Task 0 uploads
+    # from 0.5 to 0.5 + T and holds the edge from 1.5 + T for 2 ms. Task 1, alone, would upload
+    # from 1.5; as things are it waits for the uplink until 0.5 + T, reaches the edge at
+    # 1.5 + 2T (after task 0 has left it), then 2 ms, the result and 1 ms back.
+    TRUTHS.clear()
+    prof = simple_profile(tmp_path / "p", n=10, device_ms=0.5)
+    (tmp_path / "arr.csv").write_text("time_s\n0\n0.001\n")
+    sc = load_scenario(write_scenario(
+        tmp_path / "s.yaml", prof, schemes=[{"policy": "test_pins_channel_results:TellingTruth",
+                                             "options": ["split", "local"]}],
+        channel={"bandwidth_hz": 1e6, "snr_db": 10.0, "fading": {"model": "none"}},
+        tasks={"arrival": {"process": "trace", "trace": "arr.csv"}, "count": None, "duration_s": 1.0,
+               "deadline_ms": 100}))
+    simulate(sc, load_profile(prof), sc.arms[0], 0)
+    t = 1e3 * 8320 / (1e6 * math.log2(11))
+    back = 1e3 * 64 / 10e6 + 1
+    lone = 0.5 + t + 1 + 2 + back
+    first, second = TRUTHS
+    assert first == pytest.approx({"alone_s_split": lone, "completion_s_split": lone, "shared_s_split": t + 2,
+                                   "alone_s_local": 2.0, "completion_s_local": 2.0, "shared_s_local": 0.0})
+    assert second == pytest.approx({"alone_s_split": lone, "completion_s_split": 0.5 + 2 * t + 1 + 2 + back - 1,
+                                    "shared_s_split": t + 2, "alone_s_local": 2.0, "completion_s_local": 2.0,
+                                    "shared_s_local": 0.0})
