@@ -43,7 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         from models.retime import main as run
     else:
         from models.pipeline import main as run
-    return run(rest)
+    from models.codecs import MissingDependency
+
+    try:
+        return run(rest)
+    except MissingDependency as e:
+        print(f"aecnn-models {cmd}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+
+class MissingDependency(RuntimeError):
+    """A library a codec needs is not installed (the message says what to install)."""
+
 # codec name -> (module, class name); families: checkpoint kind -> codec names it serves
 FEATURE_CODECS: dict[str, tuple[str, str]] = {
     "aecnn": ("models.codecs.aecnn", "AECNNCodec"),

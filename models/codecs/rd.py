@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.codecs import MissingDependency
 from models.codecs.aecnn import ChannelAttention, light_decoder
 from models.codecs.base import FeatureCodec
 from models.codecs.entropy import BitstreamError
@@ -40,7 +41,11 @@ def _entropy_bottleneck(k: int):
 
     with warnings.catch_warnings():  # CompressAI's import uses torch.jit.script, deprecated in torch 2.14
         warnings.simplefilter("ignore", FutureWarning)
-        from compressai.entropy_models import EntropyBottleneck
+        try:
+            from compressai.entropy_models import EntropyBottleneck
+        except ImportError as e:
+            raise MissingDependency(f"AECNN-RD needs CompressAI, which did not import ({e}): run make install-all, "
+                                    "or pip install --no-deps compressai==1.2.8 with the models extra") from None
 
     return EntropyBottleneck(k)
 

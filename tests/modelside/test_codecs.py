@@ -95,3 +95,12 @@ def test_image_codecs_make_real_files_and_refuse_bad_ones():
 def test_unknown_codec_names_the_known_ones():
     with pytest.raises(KeyError, match="aecnn-rd"):
         codecs.feature_codec("nope")
+
+
+def test_rd_without_compressai_says_what_to_install(tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "compressai", None)  # import compressai now fails
+    monkeypatch.setitem(sys.modules, "compressai.entropy_models", None)
+    with pytest.raises(codecs.MissingDependency, match="compressai==1.2.8"):
+        codecs.feature_codec("aecnn-rd")(8, k=2, lmbda=0.1)
