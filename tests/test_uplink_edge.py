@@ -1,8 +1,10 @@
 """Uplink sharing and edge batching, against orderings worked out by hand."""
 import numpy as np
+import simpy
 from helpers import write_profile, write_scenario
 
 from sim.engine import simulate
+from sim.nodes import EdgeServer
 from sim.profile import load_profile
 from sim.results import records_frame
 from sim.scenario import load_scenario
@@ -52,3 +54,22 @@ def test_dynamic_batching_waits_then_runs_one_batch(tmp_path):
     sc1 = _scenario(tmp_path, prof, 3, "fifo", batching={"max_batch": 1, "max_wait_ms": 0})
     r1 = records_frame(simulate(sc1, load_profile(prof), "split", 0))
     np.testing.assert_allclose(sorted(r1["latency_ms"]), [t_pkt + 10, t_pkt + 20, t_pkt + 30])
+
+
+def test_a_free_gpu_takes_the_oldest_job_whatever_its_kind():
+    # one GPU, no batching (10 + n ms per batch of n): a1 runs 0-11; b1 (1 ms) and a2 (2 ms) wait;
+    # b1 came first, so it runs 11-22 although kind a's queue is older; a2 runs 22-33
+    env, ms = simpy.Environment(), 1e-3
+    edge = EdgeServer(env, 1, 1, 0.0, lambda n, kind: (10 + n) * ms)
+    log = []
+
+    def job(name, kind, at):
+        yield env.timeout(at)
+        times = {}
+        yield from edge.infer(times, kind)
+        log.append((name, round(env.now / ms, 6), round(times["edge_wait"] / ms, 6)))
+
+    for name, kind, at in (("a1", "a", 0), ("b1", "b", 1 * ms), ("a2", "a", 2 * ms)):
+        env.process(job(name, kind, at))
+    env.run()
+    assert log == [("a1", 11.0, 0.0), ("b1", 22.0, 10.0), ("a2", 33.0, 20.0)]
