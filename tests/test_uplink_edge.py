@@ -73,3 +73,31 @@ def test_a_free_gpu_takes_the_oldest_job_whatever_its_kind():
         env.process(job(name, kind, at))
     env.run()
     assert log == [("a1", 11.0, 0.0), ("b1", 22.0, 10.0), ("a2", 33.0, 20.0)]
+
+
+def test_a_job_that_leaves_the_queue_no_longer_counts_toward_a_full_batch():
+    # batches of up to 4, the oldest job waits at most 20 ms for partners; 10 + n ms per batch.
+    # z (0 ms) waits 20 ms alone and runs 20-31. a1..a5 queue at 21..25 ms; a1 leaves at 26 (its
+    # deadline). At 31 kind a holds 4 live jobs, a full batch: a2..a5 run at once, 31-45.
+    env, ms = simpy.Environment(), 1e-3
+    edge = EdgeServer(env, 1, 4, 20 * ms, lambda n, kind: (10 + n) * ms)
+    log = []
+
+    def job(name, kind, at):
+        yield env.timeout(at)
+        times = {}
+        try:
+            n = yield from edge.infer(times, kind)
+            log.append((name, round(env.now / ms, 6), n))
+        except simpy.Interrupt:
+            log.append((name, round(env.now / ms, 6), "left"))
+
+    def leave(proc, at):
+        yield env.timeout(at)
+        proc.interrupt()
+
+    env.process(job("z", "z", 0))
+    procs = [env.process(job(f"a{i}", "a", (20 + i) * ms)) for i in range(1, 6)]
+    env.process(leave(procs[0], 26 * ms))
+    env.run()
+    assert log == [("a1", 26.0, "left"), ("z", 31.0, 1)] + [(f"a{i}", 45.0, 4) for i in range(2, 6)]
