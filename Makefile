@@ -73,7 +73,7 @@ NEXT_RUN = runs/fmnist-r50-long
 profile-next: install-all data
 	$(PYTHON) -m models.cli pipeline --run $(NEXT_RUN) --backbone-epochs 30 --backbone-lr 0.1 --max-train 20000 \
 		--ratios 256,1024,4096 --plan-candidates 4 --bottlenet 4:1,1:1,1:2,1:3 \
-		--rd 16:0.001,16:0.003,16:0.01,8:0.03:2,8:0.1:2 --codec-epochs 2
+		--rd 16:0.003,16:0.01,16:0.03,16:0.1,8:0.3:2 --codec-epochs 2
 	[ -f $(NEXT_RUN)/bottlenet-k1s1-dec2.pt ] || $(PYTHON) -m models.cli train bottlenet --run $(NEXT_RUN) \
 		--k 1 --stride 1 --decoder two-layer --epochs 2 --max-train 20000
 	$(PYTHON) -m models.cli profile --run $(NEXT_RUN) --out $(NEXT)

@@ -14,11 +14,15 @@ compression (Entropic Student, SC2's benchmarks, FrankenSplit):
 - edge: the light decoder of AECNN (two 3x3 convolutions, transposed for stride 2) back to all
   channels, then the tail.
 
-Training, step by step, with the backbone as teacher: step 3 minimises the feature MSE at the
-split (normalised by the feature's mean square) plus ``lmbda`` times the rate in bytes per image
-(CompressAI's likelihoods, additive-noise relaxation), plus the entropy model's auxiliary loss;
-step 4 freezes encoder and entropy model (the bitstream is fixed) and fine-tunes decoder and tail
-on the backbone's logits (KL at temperature 4) with the labels' cross-entropy. ``lmbda`` swept
+Training, step by step, with the backbone as teacher: step 3 (backbone frozen) minimises the
+feature MSE at the split (normalised by the feature's mean square), plus with ``distill=
+"feature+logits"`` (the default) the distillation loss of the frozen tail's logits on the rebuilt
+feature against the backbone's (KL at temperature 4), plus ``lmbda`` times the rate in bytes per
+image (CompressAI's likelihoods, additive-noise relaxation), plus the entropy model's auxiliary
+loss; step 4 freezes encoder and entropy model (the bitstream is fixed) and fine-tunes decoder and
+tail on the backbone's logits with the labels' cross-entropy. ``distill="feature"`` keeps step 3 to
+the feature MSE (cheaper: no tail pass), which in a short check rebuilt what MSE weighs rather than
+what the tail needs. ``lmbda`` swept
 traces the rate-accuracy curve; each value is one scheme, ``aecnn-rd-k{k}s{stride}-l{lmbda}``.
 """
 from __future__ import annotations
@@ -50,14 +54,24 @@ def _entropy_bottleneck(k: int):
     return EntropyBottleneck(k)
 
 
+def _kd(logits: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Distillation from the backbone's logits: KL at temperature TEMPERATURE, scaled by its square."""
+    return F.kl_div(F.log_softmax(logits / TEMPERATURE, 1), F.softmax(teacher / TEMPERATURE, 1),
+                    reduction="batchmean") * TEMPERATURE**2
+
+
 class AECNNRD(FeatureCodec):
     """Attention-weighted learned mixing to ``k`` channels, factorized-prior entropy model, decoder."""
 
     codec = family = "aecnn-rd"
     wants_teacher = True
 
-    def __init__(self, channels: int, k: int, lmbda: float, stride: int = 1, hidden: int = 64) -> None:
+    def __init__(self, channels: int, k: int, lmbda: float, stride: int = 1, hidden: int = 64,
+                 distill: str = "feature+logits") -> None:
         super().__init__(channels)
+        if distill not in ("feature", "feature+logits"):
+            raise ValueError(f"distill must be 'feature' or 'feature+logits', not {distill!r}")
+        self.distill = distill
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, not {stride}")
         if not lmbda > 0:
@@ -73,7 +87,8 @@ class AECNNRD(FeatureCodec):
             self.decoder = light_decoder(k, channels, hidden)
 
     def params(self) -> dict:
-        return {"k": self.k, "lmbda": self.lmbda, "stride": self.stride, "hidden": self.hidden}
+        return {"k": self.k, "lmbda": self.lmbda, "stride": self.stride, "hidden": self.hidden,
+                "distill": self.distill}
 
     @property
     def name(self) -> str:
@@ -113,11 +128,10 @@ class AECNNRD(FeatureCodec):
         if phase == 3:
             zhat, rate = self.rate_bytes(z)
             nmse = F.mse_loss(zhat, z) / z.pow(2).mean().clamp_min(1e-9)
-            return nmse + self.lmbda * rate + self.entropy.loss()
+            task = _kd(tail(zhat), teacher) if self.distill == "feature+logits" else 0.0
+            return nmse + task + self.lmbda * rate + self.entropy.loss()
         logits = tail(self(z))
-        kd = F.kl_div(F.log_softmax(logits / TEMPERATURE, 1), F.softmax(teacher / TEMPERATURE, 1),
-                      reduction="batchmean") * TEMPERATURE**2
-        return kd + F.cross_entropy(logits, y)
+        return _kd(logits, teacher) + F.cross_entropy(logits, y)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         return [*self.attention.parameters(), *self.mix.parameters()]
