@@ -76,3 +76,36 @@ def require_fashion_mnist() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{data.FASHION_MNIST_DIR} missing: apt-get install dataset-fashion-mnist")
         pytest.skip("apt-get install dataset-fashion-mnist")
+
+
+def edge_log(gpus: int, max_batch: int, max_wait_ms: float, jobs, leave: dict | None = None) -> list:
+    """Jobs ``(name, kind, arrival ms)`` through a lone ``sim.nodes.EdgeServer`` whose batch of n
+    takes 10 + n ms; ``leave`` maps a job's name to the ms it leaves (its deadline). Returns, in
+    order of completion, ``(name, ms, batch size, edge wait ms)``, or ``(name, ms, "left")``."""
+    import simpy
+
+    from sim.nodes import EdgeServer
+
+    env, ms = simpy.Environment(), 1e-3
+    edge = EdgeServer(env, gpus, max_batch, max_wait_ms * ms, lambda n, kind: (10 + n) * ms)
+    log = []
+
+    def job(name, kind, at):
+        yield env.timeout(at * ms)
+        times = {}
+        try:
+            n = yield from edge.infer(times, kind)
+            log.append((name, round(env.now / ms, 6), n, round(times["edge_wait"] / ms, 6)))
+        except simpy.Interrupt:
+            log.append((name, round(env.now / ms, 6), "left"))
+
+    def leaves(proc, at):
+        yield env.timeout(at * ms)
+        proc.interrupt()
+
+    for name, kind, at in jobs:
+        proc = env.process(job(name, kind, at))
+        if leave and name in leave:
+            env.process(leaves(proc, leave[name]))
+    env.run()
+    return log

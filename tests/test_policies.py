@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import simpy
-from helpers import simple_profile, write_scenario
+from helpers import edge_log, simple_profile, write_scenario
 
 from sim.channel import make_snr_process
 from sim.cli import main
 from sim.engine import Simulation, simulate
 from sim.errors import ConfigError
-from sim.nodes import Cpu, EdgeServer, LoadReport
+from sim.nodes import Cpu, LoadReport
 from sim.policies import Observation, predict_s
 from sim.profile import load_profile
 from sim.records import RECORD_FIELDS
@@ -242,19 +242,7 @@ def test_a_users_policy_that_always_picks_one_scheme_gives_the_fixed_schemes_rec
 
 
 def test_the_edge_batches_only_jobs_of_one_kind():
-    env, ms = simpy.Environment(), 1e-3
-    edge = EdgeServer(env, 1, 2, 5 * ms, lambda n, kind: (10 + n) * ms)
-    log = []
-
-    def job(name, kind, at):
-        yield env.timeout(at)
-        times = {}
-        n = yield from edge.infer(times, kind)
-        log.append((name, round(env.now / ms, 6), n, round(times["edge_wait"] / ms, 6)))
-
-    for name, kind, at in (("a1", "a", 0), ("b1", "b", 0), ("a2", "a", 1 * ms)):
-        env.process(job(name, kind, at))
-    env.run()
+    log = edge_log(1, 2, 5, [("a1", "a", 0), ("b1", "b", 0), ("a2", "a", 1)])
     # a1 waits for a partner; a2 makes kind a full at 1 ms: batch (a1, a2) runs 12 ms; b1 then alone
     assert log == [("a1", 13.0, 2, 1.0), ("a2", 13.0, 2, 0.0), ("b1", 24.0, 1, 13.0)]
 

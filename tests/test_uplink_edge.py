@@ -1,10 +1,8 @@
 """Uplink sharing and edge batching, against orderings worked out by hand."""
 import numpy as np
-import simpy
-from helpers import write_profile, write_scenario
+from helpers import edge_log, write_profile, write_scenario
 
 from sim.engine import simulate
-from sim.nodes import EdgeServer
 from sim.profile import load_profile
 from sim.results import records_frame
 from sim.scenario import load_scenario
@@ -59,45 +57,14 @@ def test_dynamic_batching_waits_then_runs_one_batch(tmp_path):
 def test_a_free_gpu_takes_the_oldest_job_whatever_its_kind():
     # one GPU, no batching (10 + n ms per batch of n): a1 runs 0-11; b1 (1 ms) and a2 (2 ms) wait;
     # b1 came first, so it runs 11-22 although kind a's queue is older; a2 runs 22-33
-    env, ms = simpy.Environment(), 1e-3
-    edge = EdgeServer(env, 1, 1, 0.0, lambda n, kind: (10 + n) * ms)
-    log = []
-
-    def job(name, kind, at):
-        yield env.timeout(at)
-        times = {}
-        yield from edge.infer(times, kind)
-        log.append((name, round(env.now / ms, 6), round(times["edge_wait"] / ms, 6)))
-
-    for name, kind, at in (("a1", "a", 0), ("b1", "b", 1 * ms), ("a2", "a", 2 * ms)):
-        env.process(job(name, kind, at))
-    env.run()
-    assert log == [("a1", 11.0, 0.0), ("b1", 22.0, 10.0), ("a2", 33.0, 20.0)]
+    log = edge_log(1, 1, 0.0, [("a1", "a", 0), ("b1", "b", 1), ("a2", "a", 2)])
+    assert log == [("a1", 11.0, 1, 0.0), ("b1", 22.0, 1, 10.0), ("a2", 33.0, 1, 20.0)]
 
 
 def test_a_job_that_leaves_the_queue_no_longer_counts_toward_a_full_batch():
     # batches of up to 4, the oldest job waits at most 20 ms for partners; 10 + n ms per batch.
     # z (0 ms) waits 20 ms alone and runs 20-31. a1..a5 queue at 21..25 ms; a1 leaves at 26 (its
     # deadline). At 31 kind a holds 4 live jobs, a full batch: a2..a5 run at once, 31-45.
-    env, ms = simpy.Environment(), 1e-3
-    edge = EdgeServer(env, 1, 4, 20 * ms, lambda n, kind: (10 + n) * ms)
-    log = []
-
-    def job(name, kind, at):
-        yield env.timeout(at)
-        times = {}
-        try:
-            n = yield from edge.infer(times, kind)
-            log.append((name, round(env.now / ms, 6), n))
-        except simpy.Interrupt:
-            log.append((name, round(env.now / ms, 6), "left"))
-
-    def leave(proc, at):
-        yield env.timeout(at)
-        proc.interrupt()
-
-    env.process(job("z", "z", 0))
-    procs = [env.process(job(f"a{i}", "a", (20 + i) * ms)) for i in range(1, 6)]
-    env.process(leave(procs[0], 26 * ms))
-    env.run()
-    assert log == [("a1", 26.0, "left"), ("z", 31.0, 1)] + [(f"a{i}", 45.0, 4) for i in range(2, 6)]
+    log = edge_log(1, 4, 20.0, [("z", "z", 0)] + [(f"a{i}", "a", 20 + i) for i in range(1, 6)], leave={"a1": 26})
+    assert log == [("a1", 26.0, "left"), ("z", 31.0, 1, 20.0)] + [(f"a{i}", 45.0, 4, 31.0 - 20 - i)
+                                                                   for i in range(2, 6)]
