@@ -88,7 +88,7 @@ gpu-timings: install-all data
 
 ## evaluate: the rate-accuracy table of every codec, paired verdicts and targets (no torch), and the figure
 evaluate:
-	$(PYTHON) -m models.cli evaluate $(PROFILE) --figure docs/rate_accuracy
+	$(PYTHON) -m models.cli evaluate $(PROFILE) --figure docs/rate_accuracy.png
 
 bench: install
 	$(PYTHON) benchmarks/bench_sim.py

@@ -38,8 +38,8 @@ def setup_args() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("profile", type=Path, help="profile folder (profile.yaml, samples.csv)")
     p.add_argument("--figure", type=Path, default=None,
-                   help="where to draw accuracy against bytes (.png and .svg; default "
-                        "results/evaluate/<profile name>/rate_accuracy)")
+                   help="where to draw accuracy against bytes: a .png or .svg file, or a name for both "
+                        "(default results/evaluate/<profile name>/rate_accuracy)")
     p.add_argument("--no-figure", action="store_true", help="print only")
     return p
 
@@ -343,7 +343,8 @@ def draw(ev: Evaluation, wins: dict, path: Path) -> list[Path]:
     ax.set_title(f"{ev.name}: rate against accuracy ({len(next(iter(ev.correct.values())))} test images)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    paths = _save(fig, path.parent, path.name.removesuffix(".png").removesuffix(".svg"), ("png", "svg"))
+    formats = (path.suffix[1:],) if path.suffix in (".png", ".svg") else ("png", "svg")
+    paths = _save(fig, path.parent, path.name.removesuffix(".png").removesuffix(".svg"), formats)
     plt.close(fig)
     return paths
 

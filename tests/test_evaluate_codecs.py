@@ -131,7 +131,9 @@ def test_image_codec_beating_every_feature_codec_is_said_so(tmp_path, capsys):
     assert "image codec beats every feature codec" in row
     assert "| jpeg-q5 " in out and "beats every" not in next(
         line for line in out.splitlines() if line.startswith("| jpeg-q5 "))
-    assert (tmp_path / "fig" / "ra.png").stat().st_size > 0
+    assert (tmp_path / "fig" / "ra.png").stat().st_size > 0 and (tmp_path / "fig" / "ra.svg").exists()
+    assert main([str(tmp_path), "--figure", str(tmp_path / "one" / "only.png")]) == 0
+    assert [p.name for p in (tmp_path / "one").iterdir()] == ["only.png"]  # a .png path: that format alone
 
 
 def test_rd_target_met_only_with_a_significant_win_at_every_bottlenet_rate(tmp_path):
