@@ -45,7 +45,7 @@ class ImageSet:
 
     def tensors(self, mean: float | None = None, std: float | None = None) -> TensorDataset:
         """Float tensors (N, C, H, W) normalised with per-dataset mean/std, and int64 labels."""
-        x = torch.from_numpy(np.ascontiguousarray(self.images).copy()).permute(0, 3, 1, 2).float().div_(255.0)
+        x = pixels(self.images)
         mean = float(x.mean()) if mean is None else mean
         std = float(x.std()) if std is None else std
         return TensorDataset((x - mean) / std, torch.from_numpy(self.labels.astype(np.int64)))
@@ -159,3 +159,8 @@ class Augment(Dataset):
         if self.flip and torch.rand(()) < 0.5:
             x = x.flip(2)
         return x, y
+
+
+def pixels(images: np.ndarray) -> torch.Tensor:
+    """uint8 images (N, H, W, C) as float tensors (N, C, H, W) in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images).copy()).permute(0, 3, 1, 2).float().div_(255.0)

@@ -23,6 +23,7 @@ from models.backbone import Head, Tail
 from models.codecs.base import FeatureCodec
 from models.codecs.image import ImageCodec, image_codecs
 from models.codecs.split import Float32Split, Int8Split
+from models.data import pixels
 from models.run import Run
 
 HOST = "host-cpu"
@@ -64,8 +65,7 @@ def levels_of(run: Run, tail: Tail, train_z: torch.Tensor) -> list[Level]:
 def _as_input(imgs: np.ndarray, norm: tuple[float, float], dev: torch.device) -> torch.Tensor:
     """Decoded uint8 images (N, H, W, C) normalised as the backbone's inputs."""
     mean, std = norm
-    x = torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2).float().div_(255.0)
-    return ((x - mean) / std).to(dev)
+    return ((pixels(imgs) - mean) / std).to(dev)
 
 
 def per_sample(run: Run, net, head: Head, levels: list[Level], images: list[ImageCodec],
@@ -99,10 +99,11 @@ def per_sample(run: Run, net, head: Head, levels: list[Level], images: list[Imag
                 put(f"{c.scheme}_correct", ok)
             z = head(x)
             for lv in levels:
-                strings, zhat = lv.codec.roundtrip(z)
+                sym = lv.codec.symbols(z)
+                strings, zhat = lv.codec.roundtrip(z, sym)
                 put(f"{lv.codec.name}_bytes", [len(s) for s in strings])
                 put(f"{lv.codec.name}_correct", (lv.tail(zhat.to(run.device)).argmax(1).cpu() == y).int().tolist())
-                bits = [lv.codec.entropy_bits(s) for s in lv.codec.symbols(z)]
+                bits = [lv.codec.entropy_bits(s) for s in sym]
                 if bits and bits[0] is not None:
                     put(f"{lv.codec.name}_entropy_bits", bits)
         start += n
@@ -125,16 +126,16 @@ def _latency(fn_of_batch, batch_sizes: list[int], repeats: int, dev: torch.devic
     return {HOST: out}
 
 
-def _stages(run: Run, net, head, tail, levels: list[Level], images: list[ImageCodec], args: argparse.Namespace,
-            dev: torch.device) -> dict:
-    """Cost of every stage with the modules on ``dev`` (moved there by the caller)."""
+def _stages(run: Run, net, head, tail, levels: list[Level], images: list[ImageCodec], edge: set[str],
+            args: argparse.Namespace, dev: torch.device) -> dict:
+    """Cost of every stage with the modules on ``dev`` (moved there by the caller); ``edge``: the
+    stages that run on the edge, timed at every batch size."""
     x = run.tensors("test").tensors[0][:64].to(dev)
     with torch.no_grad():
         z = head(x)
     feats = [lv.codec for lv in levels]
     fns = stages.functions(net, head, tail, feats, images, x, z, run.images("test").images[:64])
     counted = stages.flops(head, tail, net, feats, x[:1], z[:1])
-    edge = {s for sc in schemes_of(levels, images).values() for s in sc["edge"]}
     edge_bs = [int(b) for b in args.batch_sizes.split(",")]
     out = {}
     for name, fn in fns.items():
@@ -182,17 +183,18 @@ def build_profile(run: Run, args: argparse.Namespace) -> tuple[dict, pd.DataFram
     modules = [net] + [m for lv in levels for m in (lv.codec, lv.tail)]
     for m in modules:
         m.to(torch.device("cpu"))
-    st = _stages(run, net, head, tail, levels, images, args, torch.device("cpu"))
+    schemes = schemes_of(levels, images)
+    edge = {s for sc in schemes.values() for s in sc["edge"]}
+    st = _stages(run, net, head, tail, levels, images, edge, args, torch.device("cpu"))
     if torch.cuda.is_available():
         gpu = torch.device("cuda")
         for m in modules:
             m.to(gpu)
-        for name, s in _stages(run, net, head, tail, levels, images, args, gpu).items():
+        for name, s in _stages(run, net, head, tail, levels, images, edge, args, gpu).items():
             st[name]["latency_ms"].update(s["latency_ms"])
     with torch.no_grad():
         feat_shape = list(head(run.tensors("test").tensors[0][:1]).shape[1:])
     f32 = int(np.prod(feat_shape)) * 4
-    schemes = schemes_of(levels, images)
     for name, sc in schemes.items():
         sc["bytes_column"] = f"{name}_bytes"
         sc["correct_column"] = f"{name}_correct"

@@ -107,9 +107,10 @@ class FeatureCodec(nn.Module):
         return self.symbols(z)
 
     @torch.no_grad()
-    def roundtrip(self, z: torch.Tensor) -> tuple[list[bytes], torch.Tensor]:
-        """Compress, check that every bitstream decodes to exactly the symbols sent, reconstruct."""
-        sym = self.symbols(z)
+    def roundtrip(self, z: torch.Tensor, sym: np.ndarray | None = None) -> tuple[list[bytes], torch.Tensor]:
+        """Compress, check that every bitstream decodes to exactly the symbols sent, reconstruct
+        (``sym``: ``symbols(z)`` when the caller has them already)."""
+        sym = self.symbols(z) if sym is None else sym
         strings = [frame(self.code(s)) for s in sym]
         for s, want in zip(strings, sym):
             if not np.array_equal(self.uncode(unframe(s), want.shape), want):

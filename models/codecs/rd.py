@@ -80,11 +80,9 @@ class AECNNRD(FeatureCodec):
         self.attention = ChannelAttention(channels)
         self.mix = (nn.Conv2d(channels, k, 1) if stride == 1 else nn.Conv2d(channels, k, 3, stride=2, padding=1))
         self.entropy = _entropy_bottleneck(k)
-        if stride == 1:
-            self.decoder = light_decoder(k, channels, hidden)
-        else:
+        if stride == 2:
             self.up = nn.ConvTranspose2d(k, k, 3, stride=2, padding=1)
-            self.decoder = light_decoder(k, channels, hidden)
+        self.decoder = light_decoder(k, channels, hidden)
 
     def params(self) -> dict:
         return {"k": self.k, "lmbda": self.lmbda, "stride": self.stride, "hidden": self.hidden,
