@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,8 @@ from sim.tables import read_snr_trace
 NR_CQI1_EFFICIENCY = (0.1523, 0.2344, 0.3770, 0.6016, 0.8770, 1.1758, 1.4766, 1.9141,
                       2.4063, 2.7305, 3.3223, 3.9023, 4.5234, 5.1152, 5.5547)
 NR_CQI1_SNR_DB = (-6.7, -4.7, -2.3, 0.2, 2.4, 4.3, 5.9, 8.1, 10.3, 11.7, 14.1, 16.3, 18.7, 21.0, 22.7)
+_CQI_LIN = tuple(10 ** (x / 10) for x in NR_CQI1_SNR_DB)
+_CQI_EFF = np.array((0.0, *NR_CQI1_EFFICIENCY))
 
 
 def rng_for(seed: int, *stream: int) -> np.random.Generator:
@@ -51,45 +52,52 @@ class StaticSnr(SnrProcess):
 class BlockFading(SnrProcess):
     """Rayleigh (k_factor=None) or Rician block fading: a new |h|^2 every coherence time.
 
-    Blocks come in chunks of ``CHUNK``. Chunk c is drawn by the counter-based Philox generator
-    keyed by ``key`` (seed, stream) with its counter set to c, so any chunk is drawn only when a
-    time inside it is queried, in a few microseconds, the same whatever the order of queries;
-    only the ``KEEP`` most recently used chunks are held, so memory does not grow with simulated
-    time.
+    Block i's gain is a function of (key, i) alone: a counter-based draw (SplitMix64 at position
+    2i and 2i + 1 of the stream ``key``), turned into |h|^2 by inversion (Rayleigh: -ln u, an
+    Exp(1) variate) or Box-Muller (Rician: two Gaussians around the line-of-sight component). A
+    block is drawn when a time inside it is queried, in a microsecond, the same whatever the order
+    of queries, and nothing is kept: memory does not grow with simulated time, and the cost of a
+    query does not depend on how far apart queries are.
     """
 
-    CHUNK = 256
-    KEEP = 32
-
-    def __init__(self, mean_snr_db: float, coherence_s: float, key: tuple[int, int],
-                 k_factor: float | None = None, keep: int | None = None) -> None:
+    def __init__(self, mean_snr_db: float, coherence_s: float, key: tuple[int, ...],
+                 k_factor: float | None = None) -> None:
         self.mean_lin, self.tc, self.k = 10 ** (mean_snr_db / 10), coherence_s, k_factor
-        if keep is not None:
-            self.KEEP = keep
-        self.key = np.array([key[0], key[1] if len(key) > 1 else 0], dtype=np.uint64)
-        self._bits = np.random.Philox(key=self.key)
-        self._gen = np.random.Generator(self._bits)
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        z = 0x46414445  # "FADE"
+        for part in key:
+            z = _mix(z ^ (int(part) & _MASK))
+        self.key = z
+        if k_factor is not None:
+            self._los, self._s = math.sqrt(k_factor / (k_factor + 1)), math.sqrt(1 / (k_factor + 1))
 
-    def chunk_lin(self, c: int) -> np.ndarray:
-        """Linear SNR of blocks c * CHUNK ... (c + 1) * CHUNK - 1."""
-        got = self._cache.get(c)
-        if got is not None:
-            self._cache.move_to_end(c)
-            return got
-        self._bits.state = {"bit_generator": "Philox", "buffer": np.zeros(4, dtype=np.uint64), "buffer_pos": 4,
-                            "state": {"counter": np.array([0, 0, c, 0], dtype=np.uint64), "key": self.key},
-                            "has_uint32": 0, "uinteger": 0}
-        re, im = self._gen.standard_normal((2, self.CHUNK)) * math.sqrt(0.5)
+    def gain(self, i: int) -> float:
+        """Linear SNR of block i (|h|^2 times the mean SNR)."""
+        base = self.key + 2 * i * _GAMMA
+        u1 = ((_mix(base & _MASK) >> 11) + 1) * 2.0**-53  # in (0, 1]
         if self.k is None:
-            got = (re**2 + im**2) * self.mean_lin
-        else:
-            los, s = math.sqrt(self.k / (self.k + 1)), math.sqrt(1 / (self.k + 1))
-            got = ((los + s * re) ** 2 + (s * im) ** 2) * self.mean_lin
-        self._cache[c] = got
-        if len(self._cache) > self.KEEP:
-            self._cache.popitem(last=False)
-        return got
+            return -math.log(u1) * self.mean_lin
+        u2 = (_mix((base + _GAMMA) & _MASK) >> 11) * 2.0**-53
+        r = math.sqrt(-math.log(u1))  # re, im ~ N(0, 1/2): radius^2 = -ln u1
+        a, b = self._los + self._s * (r * math.cos(2 * math.pi * u2)), self._s * (r * math.sin(2 * math.pi * u2))
+        return (a * a + b * b) * self.mean_lin
+
+    def gains(self, i: int, n: int) -> np.ndarray:
+        """:meth:`gain` of blocks i ... i + n - 1 with numpy: the same draws and the same operations
+        (numpy's log, cos and sin may differ from the math module's in the last bit)."""
+        z = np.arange(n, dtype=np.uint64)
+        np.multiply(z, _U64[_GAMMA], out=z)
+        np.add(z, z, out=z)  # 2 j gamma
+        np.add(z, np.array((self.key + 2 * i * _GAMMA) & _MASK, dtype=np.uint64), out=z)
+        if self.k is None:
+            u1 = _uniform_np(z, 1)
+            np.log(u1, out=u1)
+            u1 *= -self.mean_lin
+            return u1
+        u2 = _uniform_np(np.add(z, _U64[_GAMMA]), 0)
+        r = np.sqrt(-np.log(_uniform_np(z, 1)))
+        u2 *= 2 * math.pi
+        a, b = self._los + self._s * (r * np.cos(u2)), self._s * (r * np.sin(u2))
+        return (a * a + b * b) * self.mean_lin
 
     def block(self, t: float) -> int:
         """Index of the block holding time ``t``: block i spans [i tc, (i + 1) tc)."""
@@ -100,8 +108,7 @@ class BlockFading(SnrProcess):
 
     def segment(self, t: float) -> tuple[float, float]:
         i = self.block(t)
-        c, j = divmod(i, self.CHUNK)
-        return 10 * math.log10(max(float(self.chunk_lin(c)[j]), 1e-30)), (i + 1) * self.tc
+        return 10 * math.log10(max(self.gain(i), 1e-30)), (i + 1) * self.tc
 
 
 class GilbertElliott(SnrProcess):
@@ -156,8 +163,7 @@ class TraceSnr(SnrProcess):
         return float(self.snr[i]), end
 
 
-def make_snr_process(ch: Channel, seed: int, device: int = 0, mean_snr_db: float | None = None,
-                     keep: int | None = None) -> SnrProcess:
+def make_snr_process(ch: Channel, seed: int, device: int = 0, mean_snr_db: float | None = None) -> SnrProcess:
     """The SNR process a scenario's channel describes, for one seed and one device.
 
     Each device's fading is its own, drawn from a stream keyed by (seed, device): independent
@@ -173,7 +179,7 @@ def make_snr_process(ch: Channel, seed: int, device: int = 0, mean_snr_db: float
         return StaticSnr(mean)
     if f.model in ("rayleigh", "rician"):
         return BlockFading(mean, f.coherence_ms / 1e3, (seed, 1 + (d << 16)),
-                           f.k_factor if f.model == "rician" else None, keep)
+                           f.k_factor if f.model == "rician" else None)
     if f.model == "gilbert-elliott":
         rng = rng_for(seed, 1) if d == 0 else rng_for(seed, 1, d)
         return GilbertElliott(mean, f.bad_offset_db, f.good_mean_ms / 1e3, f.bad_mean_ms / 1e3, rng)
@@ -187,12 +193,17 @@ class RateModel:
         self.cfg, self.bw = rate, bandwidth_hz
 
     def rates_of_linear(self, snr_lin: np.ndarray) -> np.ndarray:
-        """:meth:`rate_bps` of an array of linear SNRs."""
+        """:meth:`rate_of_linear` of an array, with the same operations."""
         if self.cfg.model == "shannon":
             return self.cfg.efficiency * self.bw * np.log2(1 + snr_lin)
-        eff = np.concatenate([[0.0], NR_CQI1_EFFICIENCY])
-        thresholds = 10 ** (np.asarray(NR_CQI1_SNR_DB) / 10)
-        return eff[np.searchsorted(thresholds, np.maximum(snr_lin, 1e-30), side="right")] * self.bw
+        return _CQI_EFF[np.searchsorted(_CQI_LIN, snr_lin, side="right")] * self.bw
+
+    def rate_of_linear(self, snr_lin: float) -> float:
+        """:meth:`rate_bps` of a linear SNR."""
+        if self.cfg.model == "shannon":
+            return self.cfg.efficiency * self.bw * math.log2(1 + snr_lin)
+        i = bisect.bisect_right(_CQI_LIN, snr_lin)
+        return 0.0 if i == 0 else NR_CQI1_EFFICIENCY[i - 1] * self.bw
 
     def rate_bps(self, snr_db: float) -> float:
         if self.cfg.model == "shannon":
@@ -217,6 +228,7 @@ class RateModel:
 
 
 _MASK = (1 << 64) - 1
+_GAMMA = 0x9E3779B97F4A7C15  # SplitMix64's increment
 
 
 def _mix(z: int) -> int:
@@ -225,6 +237,29 @@ def _mix(z: int) -> int:
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
     return z ^ (z >> 31)
+
+
+_U64 = {c: np.array(c, dtype=np.uint64) for c in (11, 27, 30, 31, _GAMMA, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)}
+
+
+def _uniform_np(z: np.ndarray, plus: int) -> np.ndarray:
+    """((_mix(z) >> 11) + plus) * 2^-53 as float64, for an array of uint64 (``z`` is overwritten).
+
+    Explicit ufuncs on 0-d uint64 constants: numpy scalars would cost several times more here.
+    """
+    t = np.empty_like(z)
+    np.add(z, _U64[_GAMMA], out=z)
+    for shift, mul in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, None)):
+        np.right_shift(z, _U64[shift], out=t)
+        np.bitwise_xor(z, t, out=z)
+        if mul is not None:
+            np.multiply(z, _U64[mul], out=z)
+    np.right_shift(z, _U64[11], out=z)
+    u = z.astype(np.float64)
+    if plus:
+        u += plus  # exact: below 2^53
+    u *= 2.0**-53
+    return u
 
 
 def uniform(key: int, j: int) -> float:
@@ -237,59 +272,72 @@ class Link:
 
     def __init__(self, snr: SnrProcess, rate: RateModel, max_segments: int = 10_000_000) -> None:
         self.snr, self.rate, self.max_segments = snr, rate, max_segments
-        self._rates: dict[int, np.ndarray] = {}
+        self._block = isinstance(snr, BlockFading)
+        self._last = (-1, 0.0)  # (block, rate) last asked: packets of one transfer share blocks
+
+    def _block_rate(self, i: int) -> float:
+        if self._last[0] != i:
+            self._last = (i, self.rate.rate_of_linear(self.snr.gain(i)))
+        return self._last[1]
+
+    def _rate_at(self, t: float) -> tuple[float, float]:
+        """(rate in bit/s at ``t``, time at which it next changes)."""
+        if self._block:
+            i = self.snr.block(t)
+            return self._block_rate(i), (i + 1) * self.snr.tc
+        snr_db, end = self.snr.segment(t)
+        return self.rate.rate_bps(snr_db), end
 
     def bits_between(self, t0: float, t1: float) -> float:
         """Bits the rate carries from ``t0`` to ``t1`` (what a transfer sent before it was cut)."""
         t, total = t0, 0.0
         while t < t1:
-            snr_db, end = self.snr.segment(t)
+            r, end = self._rate_at(t)
             stop = min(end, t1)
-            total += self.rate.rate_bps(snr_db) * (stop - t)
+            total += r * (stop - t)
             t = stop
         return total
 
-    def _block_rates(self, c: int) -> np.ndarray:
-        """Rate in bit/s of each block of chunk ``c`` of a block-fading SNR (cached with the chunk)."""
-        got = self._rates.get(c)
-        if got is None:
-            got = self._rates[c] = self.rate.rates_of_linear(self.snr.chunk_lin(c))
-            if len(self._rates) > self.snr.KEEP:
-                self._rates.pop(next(iter(self._rates)))
-        return got
+    SCALAR_BLOCKS = 4  # a transfer expected to end within this many more blocks walks them one by one
 
     def _block_transfer_time(self, t0: float, bits: float) -> float:
-        """:meth:`transfer_time` over block fading: whole chunks of blocks at a time, with numpy."""
+        """:meth:`transfer_time` over block fading: most transfers end within a few blocks, taken one
+        by one; a longer one goes on in numpy batches of growing size (each block is its own draw:
+        nothing is generated that the transfer does not span)."""
         snr, tc = self.snr, self.snr.tc
         i = snr.block(t0)
-        c, j = divmod(i, snr.CHUNK)
-        r, end = float(self._block_rates(c)[j]), (i + 1) * tc
+        r, end = self._block_rate(i), (i + 1) * tc
         if r > 0 and bits <= r * (end - t0):
             return bits / r
         left, i = bits - r * (end - t0), i + 1
-        for _ in range(4):  # most transfers end within a few blocks: plain arithmetic is faster there
+        mean_r = self.rate.rate_of_linear(snr.mean_lin)  # the rate at the mean SNR: a guess of the span
+        span = left / (mean_r * tc) if mean_r > 0 else math.inf
+        budget = self.max_segments
+        if span <= self.SCALAR_BLOCKS:  # a few more blocks, probably: one by one
+            for _ in range(min(self.SCALAR_BLOCKS, budget)):
+                if left <= 0:
+                    return i * tc - t0
+                r = self._block_rate(i)
+                if r > 0 and left <= r * tc:
+                    return i * tc + left / r - t0
+                left, i = left - r * tc, i + 1
+            budget -= self.SCALAR_BLOCKS
+        n = int(1.5 * span) + 16 if span < math.inf else 64  # most end within one batch
+        while budget > 0:
             if left <= 0:
                 return i * tc - t0
-            c, j = divmod(i, snr.CHUNK)
-            r = float(self._block_rates(c)[j])
-            if r > 0 and left <= r * tc:
-                return i * tc + left / r - t0
-            left, i = left - r * tc, i + 1
-        for _ in range(self.max_segments // snr.CHUNK + 1):
-            if left <= 0:
-                return i * tc - t0
-            c, j = divmod(i, snr.CHUNK)
-            rates = self._block_rates(c)[j:]
-            cum = np.cumsum(rates) * tc  # bits sent by the end of each block
+            n = min(n, budget, 1 << 16)
+            rates = self.rate.rates_of_linear(snr.gains(i, n))
+            cum = np.cumsum(rates * tc)  # bits sent by the end of each block
             k = int(np.searchsorted(cum, left))  # the first block by whose end all is sent
-            if k < len(cum):
-                return (i + k) * tc + (left - (cum[k - 1] if k else 0.0)) / float(rates[k]) - t0
-            left, i = left - float(cum[-1]), i + len(cum)
+            if k < n:
+                return (i + k) * tc + (left - (float(cum[k - 1]) if k else 0.0)) / float(rates[k]) - t0
+            left, i, budget, n = left - float(cum[-1]), i + n, budget - n, 2 * n
         return math.inf
 
     def transfer_time(self, t0: float, bits: float) -> float:
         """Seconds to send ``bits`` starting at ``t0``; inf if the rate never allows it."""
-        if isinstance(self.snr, BlockFading):
+        if self._block:
             return self._block_transfer_time(t0, float(bits))
         t, left = t0, float(bits)
         for _ in range(self.max_segments):

@@ -94,12 +94,11 @@ class Simulation:
         self.group = [i for i, g in enumerate(sc.groups) for _ in range(g.count)]  # device -> group index
         self.group_labels = [sc.groups[g].name or f"g{g}" for g in self.group]
         rate = RateModel(ch.rate, ch.bandwidth_hz)
-        keep = None if n <= 8 else max(2, 256 // n)  # chunks each device's fading keeps in memory
         if ch.fading.shared:  # one realisation: one link per group (groups differ in mean SNR only)
             per_group = [Link(make_snr_process(ch, seed, 0, sc.mean_snr_db(g)), rate) for g in range(len(sc.groups))]
             self.links = [per_group[g] for g in self.group]
         else:
-            self.links = [Link(make_snr_process(ch, seed, d, sc.mean_snr_db(self.group[d]), keep), rate)
+            self.links = [Link(make_snr_process(ch, seed, d, sc.mean_snr_db(self.group[d])), rate)
                           for d in range(n)]
         self.rate = rate
         f = sc.faults

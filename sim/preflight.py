@@ -18,7 +18,8 @@ from sim.profile import Profile, load_profile
 from sim.scenario import Scenario
 
 # What one simulated task and one channel segment cost, measured on this project's machine
-# (python 3.11): a task's records and SimPy events; a stored fading block or sojourn.
+# (python 3.11): a task's records and SimPy events; a stored Gilbert-Elliott sojourn (fading blocks
+# are drawn where a transfer spans them and never stored: work, no memory).
 BYTES_PER_TASK = 2_500
 BYTES_PER_SEGMENT = 64
 EVENTS_PER_TASK = 20
@@ -31,11 +32,12 @@ class Estimate:
 
     tasks: float
     horizon_s: float
-    segments: float
+    segments: float  # channel segments a simulation may draw (at most)
+    kept: float = 0.0  # of which held in memory
 
     @property
     def memory_bytes(self) -> float:
-        return self.tasks * BYTES_PER_TASK + self.segments * BYTES_PER_SEGMENT
+        return self.tasks * BYTES_PER_TASK + self.kept * BYTES_PER_SEGMENT
 
     @property
     def events(self) -> float:
@@ -66,13 +68,12 @@ def estimate(sc: Scenario) -> Estimate:
     horizon += t.deadline_ms / 1e3
     f = sc.channel.fading
     channels = 1 if f.shared else sc.n_devices
-    if f.model in ("rayleigh", "rician"):  # at most the blocks the uplink's busy time spans, drawn lazily
-        segments = horizon / (f.coherence_ms / 1e3)
-    elif f.model == "gilbert-elliott":
+    if f.model in ("rayleigh", "rician"):  # at most the blocks the uplink's busy time spans, none kept
+        return Estimate(tasks, horizon, horizon / (f.coherence_ms / 1e3))
+    if f.model == "gilbert-elliott":
         segments = 2 * horizon / ((f.good_mean_ms + f.bad_mean_ms) / 1e3) * channels
-    else:
-        segments = 0.0
-    return Estimate(tasks, horizon, segments)
+        return Estimate(tasks, horizon, segments, segments)
+    return Estimate(tasks, horizon, 0.0)
 
 
 def memory_limit_bytes(workers: int = 1) -> float:
@@ -89,7 +90,8 @@ def check_budget(sc: Scenario, workers: int = 1) -> Estimate:
     est = estimate(sc)
     limit = memory_limit_bytes(workers)
     if est.memory_bytes > limit or est.events > MAX_EVENTS:
-        channel = est.segments * BYTES_PER_SEGMENT > est.tasks * BYTES_PER_TASK
+        channel = est.kept * BYTES_PER_SEGMENT > est.tasks * BYTES_PER_TASK or \
+            est.segments > est.tasks * EVENTS_PER_TASK
         f = sc.channel.fading
         if channel:
             key = "channel.fading.coherence_ms" if f.model in ("rayleigh", "rician") \

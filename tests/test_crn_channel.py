@@ -149,9 +149,13 @@ def test_block_fading_is_drawn_lazily_in_any_order_with_bounded_memory():
     first = [a.segment(t) for t in times]
     second = [b.segment(t) for t in reversed(times)][::-1]
     assert first == second  # a block's value does not depend on what was asked before
+    state = dict(vars(a))
+    link = Link(a, RateModel(Rate(model="shannon", efficiency=1.0), 1e6))
     for t in np.linspace(0, 1000, 500):
         a.segment(float(t))
-    assert len(a._cache) <= BlockFading.KEEP  # memory does not grow with simulated time
+        link.transfer_time(float(t), 5e4)
+    assert vars(a) == state  # nothing is kept: memory does not grow with simulated time
+    assert set(vars(link)) == {"snr", "rate", "max_segments", "_block", "_last"}
     assert BlockFading(3.0, 1e-4, (6, 1)).segment(0.0) != a.segment(0.0)  # another seed, other draws
 
 
@@ -164,3 +168,35 @@ def test_vectorised_block_transfer_matches_block_by_block(model):
     for t0, bits in zip(rng.uniform(0, 0.3, 200), rng.uniform(1, 2e5, 200)):  # up to ~2000 blocks, across chunks
         assert fast.transfer_time(t0, bits) == pytest.approx(slow.transfer_time(t0, bits), rel=1e-9, abs=1e-12)
     assert fast.transfer_time(0.1024, 1.0) == pytest.approx(slow.transfer_time(0.1024, 1.0))  # a chunk boundary
+
+
+def _ks(sample: np.ndarray, cdf) -> float:
+    """Kolmogorov-Smirnov distance of a sample from a CDF."""
+    x = np.sort(sample)
+    f, n = cdf(x), len(x)
+    return float(max(np.max(np.arange(1, n + 1) / n - f), np.max(f - np.arange(n) / n)))
+
+
+def test_block_gains_follow_their_laws_independently():
+    n = 100_000
+    ray = BlockFading(3.0, 1e-3, (11, 1))
+    g = np.array([ray.gain(i) for i in range(n)]) / 10 ** 0.3
+    assert _ks(g, lambda x: 1 - np.exp(-x)) < 1.36 / math.sqrt(n)  # Exp(1): 95% KS bound
+    assert abs(np.corrcoef(g[:-1], g[1:])[0, 1]) < 4 / math.sqrt(n)  # neighbouring blocks uncorrelated
+    other = np.array([BlockFading(3.0, 1e-3, (11, 2)).gain(i) for i in range(n)]) / 10 ** 0.3
+    assert abs(np.corrcoef(g, other)[0, 1]) < 4 / math.sqrt(n)  # another device's stream
+    k = 3.0
+    ric = np.array([BlockFading(0.0, 1e-3, (11, 1), k_factor=k).gain(i) for i in range(n)])
+    # |h|^2 with E = 1 and E|h|^4 = (K^2 + 4K + 2) / (K + 1)^2 (Rician power moments)
+    assert abs(ric.mean() - 1) < 0.01
+    assert abs((ric**2).mean() - (k * k + 4 * k + 2) / (k + 1) ** 2) < 0.02
+    assert abs(np.mean(ric < 0.1) - np.mean(g < 0.1)) > 0.05  # not Rayleigh: deep fades are rarer
+
+
+@pytest.mark.parametrize("k", [None, 3.0])
+def test_numpy_blocks_are_the_scalar_blocks(k):
+    bf = BlockFading(2.0, 1e-3, (3, 5), k_factor=k)
+    batch = bf.gains(123_456, 3000)
+    one = np.array([bf.gain(i) for i in range(123_456, 126_456)])
+    np.testing.assert_allclose(batch, one, rtol=1e-15, atol=0)  # the same draws (libm and numpy may differ in the last bit)
+    assert np.mean(batch == one) > 0.99
