@@ -50,6 +50,31 @@ def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, see
     return t[: int(min(limit, len(t)))]
 
 
+def _arrivals(times: list[np.ndarray], images: list[np.ndarray], block: int = 65_536):
+    """(time, device, task index, image) of every device's tasks in order of arrival.
+
+    A task arriving before its device's previous one (an unsorted trace) arrives with it, as a
+    device's own source would have taken it; ties between devices go to the lower device index.
+    Python objects are made a block at a time, so memory stays near the arrays'.
+    """
+    if len(times) == 1:
+        t, img = np.maximum.accumulate(times[0]) if len(times[0]) else times[0], images[0]
+        for a in range(0, len(t), block):
+            yield from zip(t[a:a + block].tolist(), [0] * len(t[a:a + block]), range(a, a + block),
+                           img[a:a + block].tolist())
+        return
+    t = np.concatenate([np.maximum.accumulate(x) if len(x) else x for x in times])
+    order = np.argsort(t, kind="stable")  # devices concatenated in index order: ties keep it
+    device = np.repeat(np.arange(len(times), dtype=np.int64), [len(x) for x in times])[order]
+    k = np.concatenate([np.arange(len(x), dtype=np.int64) for x in times])[order]
+    img = np.concatenate(images)[order]
+    t = t[order]
+    del order
+    for a in range(0, len(t), block):
+        yield from zip(t[a:a + block].tolist(), device[a:a + block].tolist(), k[a:a + block].tolist(),
+                       img[a:a + block].tolist())
+
+
 @dataclass
 class Result:
     """What one simulation returns: task records and time-weighted resource use."""
@@ -237,12 +262,13 @@ class Simulation:
         return self.result()
 
     def start(self) -> None:
-        """Start every device's task source (``run`` does it; the Gymnasium environment steps)."""
+        """Start the task source (``run`` does it; the Gymnasium environment steps)."""
         sc, t = self.sc, self.sc.tasks
+        times, images = [], []
         for d in range(sc.n_devices):
-            times = arrival_times(sc.arrival_of(self.group[d]), t.count, t.duration_s, self.seed, d)
-            images = rng_for(self.seed, 3, d).integers(0, self.profile.n_samples, len(times))
-            self.env.process(self._source(d, times, images))
+            times.append(arrival_times(sc.arrival_of(self.group[d]), t.count, t.duration_s, self.seed, d))
+            images.append(rng_for(self.seed, 3, d).integers(0, self.profile.n_samples, len(times[-1])))
+        self.env.process(self._source(_arrivals(times, images)))
 
     def result(self) -> Result:
         for meter in self.meters:  # the last tails: records held for them are written now
@@ -276,15 +302,17 @@ class Simulation:
         return Observation(now, device, g, k, self.sc.tasks.deadline_ms / 1e3, self.cpus[device].backlog_s(),
                            snr, when, self.sc.mean_snr_db(g), up, edge, truth)
 
-    def _source(self, device: int, times: np.ndarray, images: np.ndarray):
+    def _source(self, arrivals):
+        """Every device's tasks, from one process in order of arrival (one pending event, however
+        many devices: SimPy's event heap holds the tasks in flight, not a source per device)."""
         env, fixed = self.env, isinstance(self.policy, Fixed)
         sch = self.scheme(self.policy.scheme) if fixed else None
         drop = self.sc.tasks.on_deadline == "drop"
-        for k, (ta, img) in enumerate(zip(times.tolist(), images.tolist())):
+        for ta, device, k, img in arrivals:
             if ta > env.now:
                 yield env.timeout(ta - env.now)
             if not fixed:
-                obs = self.observe(device, k, int(img))
+                obs = self.observe(device, k, img)
                 if self.external:
                     ev = env.event()
                     self.policy.pending.append((obs, ev))

@@ -198,5 +198,5 @@ def test_numpy_blocks_are_the_scalar_blocks(k):
     bf = BlockFading(2.0, 1e-3, (3, 5), k_factor=k)
     batch = bf.gains(123_456, 3000)
     one = np.array([bf.gain(i) for i in range(123_456, 126_456)])
-    np.testing.assert_allclose(batch, one, rtol=1e-15, atol=0)  # the same draws (libm and numpy may differ in the last bit)
+    np.testing.assert_allclose(batch, one, rtol=1e-15, atol=0)  # the same draws (libm, numpy: last bit)
     assert np.mean(batch == one) > 0.99

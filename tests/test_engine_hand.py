@@ -33,3 +33,30 @@ def test_local_scheme_uses_device_only(tmp_path):
     rec = simulate(sc, load_profile(prof), "local", seed=0).records
     assert abs(rec[0][RECORD_FIELDS.index("latency_ms")] - 20.0) < 1e-9  # the full model: 4 x 5 ms, nothing sent
     assert rec[0][RECORD_FIELDS.index("air_bytes")] == 0
+
+
+def test_simultaneous_arrivals_of_many_devices_queue_in_device_order(tmp_path):
+    # three devices replay one trace (0, 0, 1 s): tasks arrive at once on all three; one source takes
+    # them in order of time, ties to the lower device index, and the uplink serves them so
+    import numpy as np
+    import pandas as pd
+
+    trace = tmp_path / "arrivals.csv"
+    pd.DataFrame({"time_s": [0.0, 0.0, 1.0]}).to_csv(trace, index=False)
+    prof = simple_profile(tmp_path / "p", payload=1000, device_ms=5.0, edge_ms=2.0)
+    s = 1040 * 8 / (1e6 * math.log2(11)) * 1e3  # one 1040-byte packet, in ms (2.41)
+    # device CPUs: task 0 on [0, 5] ms, task 1 on [5, 10]; uplink asked at 5 ms by devices 0, 1, 2,
+    # at 10 ms by their second tasks (the first three end at 5 + 3s), at 1005 ms by the third ones
+    expected = {(0, 0): 0.0, (1, 0): s, (2, 0): 2 * s, (0, 1): 3 * s - 5, (1, 1): 4 * s - 5, (2, 1): 5 * s - 5,
+                (0, 2): 0.0, (1, 2): s, (2, 2): 2 * s}
+    for sharing in ("fifo", "round-robin"):
+        sc = load_scenario(write_scenario(
+            tmp_path / "s.yaml", prof, devices={"count": 3, "hardware": "hw", "speed": 1.0},
+            tasks={"arrival": {"process": "trace", "trace": str(trace)}, "count": None, "duration_s": 2.0,
+                   "deadline_ms": 1000},
+            channel={"bandwidth_hz": 1e6, "snr_db": 10, "fading": {"model": "none"}, "sharing": sharing,
+                     "rate": {"model": "shannon", "efficiency": 1.0}, "mtu_bytes": 1500, "header_bytes": 40}))
+        rec = pd.DataFrame(simulate(sc, load_profile(prof), "split", 0).records, columns=RECORD_FIELDS)
+        got = dict(zip(zip(rec["device"], rec["task"]), rec["uplink_wait_ms"]))
+        assert got.keys() == expected.keys()
+        np.testing.assert_allclose([got[k] for k in expected], list(expected.values()), atol=1e-9, err_msg=sharing)
