@@ -140,7 +140,9 @@ class Simulation:
         on_air = self._on_air if any(m is not None for m in self.meters) else None
         # Lindley's recursion replaces SimPy resources where no task leaves a queue early
         fast = (sc.tasks.on_deadline == "finish" and self.timeout_s is None) if lindley is None else lindley
-        self.cpus = [Cpu(env, fast) for _ in range(n)]
+        # the device CPUs too, in every mode: a task's drop time is known as it asks (its deadline)
+        self.cpus = [Cpu(env, lindley is not False) for _ in range(n)]
+        self.drop_s = sc.tasks.deadline_ms / 1e3 if sc.tasks.on_deadline == "drop" else None
         self.uplink = FifoUplink(env, self.links, fast, on_air) if ch.sharing == "fifo" else \
             RoundRobinUplink(env, self.links, on_air)
         e = sc.edge
@@ -350,14 +352,15 @@ class Simulation:
         batch, down, prop, ran = 0, 0.0, 0.0, sch
         offload = None
         try:
-            yield from self.cpus[device].compute(sch.device_s[self.group[device]], times)
+            drop_at = None if self.drop_s is None else arrival + self.drop_s
+            yield from self.cpus[device].compute(sch.device_s[self.group[device]], times, drop_at)
             if not sch.local:
                 offload = env.now
                 if self.timeout_s is None:
                     status, batch, down, prop = yield from self._remote(device, k, sch, nbytes, n_pk, times)
                 else:
                     status, batch, down, prop, ran = yield from self._remote_or_fallback(
-                        device, k, sch, nbytes, n_pk, times, offload)
+                        device, k, sch, nbytes, n_pk, times, offload, drop_at)
         except simpy.Interrupt:
             status = "dropped"
             batch = times.get("batch", 0)  # dropped after its batch ran (on the way back): it ran in one
@@ -418,7 +421,7 @@ class Simulation:
             yield self.env.event()  # never succeeds: the device's timeout ends the wait
         return "edge-fault", 0, 0.0, 0.0
 
-    def _remote_or_fallback(self, device, k, sch, nbytes, n_pk, times, offload):
+    def _remote_or_fallback(self, device, k, sch, nbytes, n_pk, times, offload, drop_at):
         """:meth:`_remote` under the device's timeout; when it expires the device gives the edge up
         (its flow and job are withdrawn) and runs the fallback scheme, or drops the task."""
         env = self.env
@@ -437,7 +440,7 @@ class Simulation:
         if self.fallback is None:
             return "timeout", 0, 0.0, 0.0, sch
         fb = {}
-        yield from self.cpus[device].compute(self.fallback.device_s[self.group[device]], fb)
+        yield from self.cpus[device].compute(self.fallback.device_s[self.group[device]], fb, drop_at)
         times["fallback_wait"], times["fallback_work"] = fb.get("device_wait", 0.0), fb.get("device_work", 0.0)
         return "done", 0, 0.0, 0.0, self.fallback
 

@@ -21,33 +21,58 @@ from sim.channel import Link
 class Cpu:
     """One device CPU: runs a task's device stages one task at a time, FIFO.
 
-    With ``lindley=True`` (no task ever leaves early) the FIFO queue is computed by Lindley's
-    recursion, start = max(now, free_at), in one timeout instead of a request, a timeout and a
-    release: the same queue, fewer events. Tasks that may be dropped need the SimPy resource.
+    With ``lindley=True`` the FIFO queue is computed by Lindley's recursion, start = max(now,
+    free_at), in one timeout instead of a request, a timeout and a release: the same queue, fewer
+    events. A task that may be dropped says when (``drop_at``, known as it asks: its deadline), so
+    the recursion stays exact: a task dropped before its start never holds the CPU, one dropped
+    while running frees it at the drop. ``lindley=False`` uses a SimPy resource (tests compare both).
     """
 
     def __init__(self, env: simpy.Environment, lindley: bool = False) -> None:
         self.env, self.res, self.busy_s = env, simpy.Resource(env, capacity=1), 0.0
         self.lindley, self.free_at = lindley, 0.0
         self.queued_s, self.running_until = 0.0, 0.0  # work waiting, end of the task running (resource mode)
+        self.jobs: deque[tuple[float, float, float]] = deque()  # (start, seconds, drop_at) of droppable tasks
 
     def backlog_s(self) -> float:
-        """Seconds of work the device holds now (queued and the rest of the running task): what
-        it knows of its own queue when a new task arrives."""
+        """Seconds of work the device holds now (the work of tasks queued and not dropped, and the
+        rest of the running task): what it knows of its own queue when a new task arrives."""
         now = self.env.now
-        if self.lindley:
+        if not self.lindley:
+            return self.queued_s + max(0.0, self.running_until - now)
+        if not self.jobs:
             return max(0.0, self.free_at - now)
-        return self.queued_s + max(0.0, self.running_until - now)
+        total, live = 0.0, deque()
+        for job in self.jobs:
+            if _job_end(*job) <= now:
+                continue  # done or dropped: forgotten
+            live.append(job)
+            start, seconds, _ = job
+            total += seconds if start > now else start + seconds - now
+        self.jobs = live
+        return total
 
-    def compute(self, seconds: float, times: dict):
-        """Wait for the CPU, then work ``seconds``; writes wait and work into ``times``."""
+    def compute(self, seconds: float, times: dict, drop_at: float | None = None):
+        """Wait for the CPU, then work ``seconds``; writes wait and work into ``times`` (neither if
+        the task is dropped before it starts)."""
         t0 = self.env.now
         if self.lindley:
             start = max(t0, self.free_at)
-            self.free_at = start + seconds
-            self.busy_s += seconds
-            times["device_wait"], times["device_work"] = start - t0, seconds
-            yield self.env.timeout(self.free_at - t0)
+            if drop_at is None:
+                end = start + seconds
+            else:
+                jobs = self.jobs
+                while jobs and _job_end(*jobs[0]) <= t0:
+                    jobs.popleft()  # ended: forgotten (memory holds the queue, not the history)
+                jobs.append((start, seconds, drop_at))
+                if start >= drop_at:  # dropped while queued: the drop's interrupt ends the wait
+                    yield self.env.event()
+                    return
+                end = min(start + seconds, drop_at)
+            self.free_at = end
+            self.busy_s += end - start
+            times["device_wait"], times["device_work"] = start - t0, end - start
+            yield self.env.timeout(end - t0)
             return
         self.queued_s += seconds
         started = False
@@ -68,6 +93,12 @@ class Cpu:
         finally:
             if not started:  # dropped while queued
                 self.queued_s -= seconds
+
+
+def _job_end(start: float, seconds: float, drop: float) -> float:
+    """When a droppable task leaves the CPU: at its drop if it never started, else at the end of
+    its work or at its drop, whichever is first."""
+    return drop if start >= drop else min(start + seconds, drop)
 
 
 def outage_hit(link, t0: float, t1: float, times: dict) -> None:

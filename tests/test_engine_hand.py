@@ -1,6 +1,7 @@
 """One task on a static channel: latency equals the sum computed by hand."""
 import math
 
+import pytest
 from helpers import simple_profile, write_scenario
 
 from sim.engine import RECORD_FIELDS, simulate
@@ -60,3 +61,55 @@ def test_simultaneous_arrivals_of_many_devices_queue_in_device_order(tmp_path):
         got = dict(zip(zip(rec["device"], rec["task"]), rec["uplink_wait_ms"]))
         assert got.keys() == expected.keys()
         np.testing.assert_allclose([got[k] for k in expected], list(expected.values()), atol=1e-9, err_msg=sharing)
+
+
+class _QueueWatcher:
+    """Chooses by a hash of the task and keeps every queue it was told (the Python policy API)."""
+
+    options = ("local", "split")
+
+    def __init__(self):
+        self.ctx, self.seen = None, []
+
+    def choose(self, obs):
+        self.seen.append(round(obs.queue_s, 12))
+        return self.options[(obs.task * 7 + obs.task // 3) % 2]
+
+    def observe(self, record):
+        pass
+
+
+@pytest.mark.parametrize("faults", [None, {"timeout_ms": 6, "fallback": "local"}])
+def test_device_queue_with_drops_by_lindley_equals_the_simpy_resource(tmp_path, faults):
+    # an overloaded device (local 20 ms, split 5 ms, a task every 10 +- 4 ms) drops at 30 ms: tasks
+    # leave its queue while they run; with a timeout (the edge takes 200 ms) the fallback's late
+    # request, with an earlier deadline, is also dropped while queued. The recursion that knows
+    # each drop time as the task asks must give the resource's records and the queue a policy sees
+    import numpy as np
+    import pandas as pd
+
+    prof = simple_profile(tmp_path / "p", payload=1000, device_ms=5.0, edge_ms=2.0)
+    extra = {} if faults is None else {"faults": faults, "edge": {"hardware": "hw", "speed": 0.01}}
+    sc = load_scenario(write_scenario(
+        tmp_path / "s.yaml", prof,
+        tasks={"arrival": {"process": "periodic", "period_ms": 10, "jitter_ms": 8}, "count": 400,
+               "deadline_ms": 30, "on_deadline": "drop"}, **extra))
+    runs = {}
+    for lindley in (None, False):
+        policy = _QueueWatcher()
+        res = simulate(sc, load_profile(prof), policy, 0, lindley=lindley)
+        runs[lindley] = (pd.DataFrame(res.records, columns=RECORD_FIELDS), policy.seen, res.busy_s["device"])
+    (fast, seen_fast, busy_fast), (slow, seen_slow, busy_slow) = runs[None], runs[False]
+    pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=1e-12, atol=1e-9)
+    assert seen_fast == seen_slow and max(seen_fast) > 0.02  # a queue of more than one task's work
+    assert abs(busy_fast - busy_slow) < 1e-9
+    dropped = fast[fast["status"] == "dropped"]
+    assert ((dropped["device_ms"] > 0) & (dropped["device_ms"] < 20 - 1e-9)).sum() > 5  # while running
+    if faults:  # fallbacks dropped before they ran: the task's own stages only
+        own = dropped["choice"].map({"local": 20.0, "split": 5.0})
+        assert (dropped["fallback"] | (dropped["device_ms"] <= own + 1e-9)).all()
+        # timed out (wait + 5 + 6 ms) well before the drop at 30 ms, yet no fallback work: its
+        # request waited behind a later task's until its deadline
+        queued = (dropped["choice"] == "split") & np.isclose(dropped["device_ms"], 5.0) \
+            & (dropped["device_wait_ms"] + 5 + 6 < 30 - 1e-6)
+        assert queued.sum() > 5
