@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 import simpy
+from simpy.core import URGENT
 
 from sim.channel import Link, RateModel, _mix, air_bytes, make_snr_process, packets, rng_for, uniform
 from sim.errors import ConfigError
@@ -143,6 +145,8 @@ class Simulation:
         # the device CPUs too, in every mode: a task's drop time is known as it asks (its deadline)
         self.cpus = [Cpu(env, lindley is not False) for _ in range(n)]
         self.drop_s = sc.tasks.deadline_ms / 1e3 if sc.tasks.on_deadline == "drop" else None
+        self._deadlines: deque[tuple[float, simpy.Process]] = deque()  # (drop time, task) in order
+        self._watching = False
         self.uplink = FifoUplink(env, self.links, fast, on_air) if ch.sharing == "fifo" else \
             RoundRobinUplink(env, self.links, on_air)
         e = sc.edge
@@ -330,8 +334,34 @@ class Simulation:
                 sch = self.scheme(choice)
             proc = env.process(self._task(device, k, img, sch))
             if drop:
-                env.timeout(self.sc.tasks.deadline_ms / 1e3).callbacks.append(
-                    lambda _ev, p=proc: p.interrupt("deadline") if p.is_alive else None)
+                self._deadlines.append((env.now + self.drop_s, proc))
+                if not self._watching:
+                    self._watch(self.drop_s)
+
+    def _watch(self, delay: float) -> None:
+        """Check the deadlines ``delay`` from now. Tasks arrive in order and share one deadline,
+        so their drop times come in order: one pending check serves them all, and a task done
+        before its deadline costs no event (a timeout per task would). The check comes before
+        anything else due at that instant, as a timeout set at the task's arrival would."""
+        ev = simpy.Event(self.env)
+        ev._ok, ev._value = True, None  # as simpy's Timeout sets them
+        ev.callbacks.append(self._check_deadlines)
+        self.env.schedule(ev, URGENT, delay)  # (exact: from an arrival, or from a deadline within one deadline)
+        self._watching = True
+
+    def _check_deadlines(self, _ev) -> None:
+        dq, now = self._deadlines, self.env.now
+        while dq:
+            t, proc = dq[0]
+            if not proc.is_alive:
+                dq.popleft()
+            elif t > now:
+                self._watch(t - now)
+                return
+            else:
+                dq.popleft()
+                proc.interrupt("deadline")
+        self._watching = False
 
     def _bound(self, truth: _Truth) -> None:
         dl = self.sc.tasks.deadline_ms / 1e3
