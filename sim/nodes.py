@@ -287,12 +287,14 @@ class Job:
     run: _Run | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class _Run:
-    """A batch on a GPU: stopped at once when every one of its jobs has been dropped."""
+    """A batch on a GPU: stopped at once when every one of its jobs has been dropped, or lost when
+    the edge fails (its worker is interrupted with the cause)."""
 
     live: int
-    stop: simpy.Event
+    worker: simpy.Process
+    stopped: bool = False
 
 
 class EdgeServer:
@@ -305,6 +307,10 @@ class EdgeServer:
     A dropped job leaves its queue at once; a running batch all of whose jobs were dropped is
     stopped at once (its GPU is free), one with a job still wanted runs to its end. With one kind
     this is one FIFO queue.
+
+    Events: a GPU waiting out a batching window sleeps until the window ends and is woken early
+    only when some kind fills a batch (the one arrival that can change its choice); a running
+    batch sleeps until its end and is interrupted only when stopped or lost.
     """
 
     def __init__(self, env: simpy.Environment, gpus: int, max_batch: int, max_wait_s: float,
@@ -314,22 +320,26 @@ class EdgeServer:
         self.queues: dict[object, deque[Job]] = {}
         self.live: dict[object, int] = {}  # per kind: queued jobs not dropped
         self.seq = 0
-        self.arrived = env.event()
+        self.arrived = env.event()  # succeeds when a job is queued (wakes idle GPUs)
         self.busy_s, self.gpus = 0.0, gpus
         self.outages = outages if outages else None  # a sim.faults.Outages, or None
-        self.failed = env.event()  # succeeds when the edge fails: running batches are lost
-        self.running = 0  # batches on the GPUs
+        self.runs: dict[_Run, None] = {}  # batches on the GPUs (in order of start)
+        self.windowed: dict[simpy.Process, None] = {}  # GPUs waiting out a batching window
         self._job_in = env.event()  # succeeds when a job is queued (wakes _fail)
         for _ in range(gpus):
             env.process(self._worker())
         if self.outages is not None:
             env.process(self._fail())
 
+    @property
+    def running(self) -> int:
+        return len(self.runs)
+
     def _fail(self):
         """At each outage's start: lose every queued and running job; refuse jobs until its end."""
         env = self.env
         while True:
-            if self.running == 0 and not any(self.live.values()):  # nothing to lose: wait for a job
+            if not self.runs and not any(self.live.values()):  # nothing to lose: wait for a job
                 self._job_in = env.event()
                 yield self._job_in  # (never, once the tasks are over: the run can end)
             start, end = self.outages.next_start(env.now)
@@ -344,8 +354,8 @@ class EdgeServer:
                         job.times["edge_wait"], job.times["edge_work"] = env.now - job.submitted, 0.0
                         job.done.succeed()
                 self.live[kind] = 0
-            failed, self.failed = self.failed, env.event()
-            failed.succeed()
+            for run in list(self.runs):
+                self._stop(run, "failed")
             yield env.timeout(end - env.now)
 
     def infer(self, times: dict, kind: object = None):
@@ -363,6 +373,10 @@ class EdgeServer:
         self.live[kind] += 1
         if not self.arrived.triggered:
             self.arrived.succeed()
+        if self.windowed and self.live[kind] >= self.max_batch:  # a full batch: no GPU waits longer
+            for worker in list(self.windowed):
+                del self.windowed[worker]
+                worker.interrupt("full")
         if not self._job_in.triggered:
             self._job_in.succeed()
         try:
@@ -370,6 +384,11 @@ class EdgeServer:
         finally:
             self._leave(job)
         return None if job.lost else job.batch
+
+    def _stop(self, run: _Run, cause: str) -> None:
+        if not run.stopped:
+            run.stopped = True
+            run.worker.interrupt(cause)
 
     def _leave(self, job: Job) -> None:
         if job.cancelled:
@@ -379,8 +398,8 @@ class EdgeServer:
             self.live[job.kind] -= 1
         elif job.run is not None and not job.done.triggered:
             job.run.live -= 1
-            if job.run.live == 0 and not job.run.stop.triggered:
-                job.run.stop.succeed()
+            if job.run.live == 0:
+                self._stop(job.run, "stop")
 
     def _head(self) -> Job | None:
         """The job the next batch is built around (see the class), or None if no job waits."""
@@ -404,6 +423,7 @@ class EdgeServer:
 
     def _worker(self):
         env = self.env
+        me = env.active_process
         while True:
             head = self._head()
             if head is None:
@@ -413,7 +433,12 @@ class EdgeServer:
             if self.max_batch > 1 and self.max_wait > 0 and self.live[kind] < self.max_batch:
                 deadline = head.submitted + self.max_wait  # of the oldest job still queued, now
                 if env.now < deadline:
-                    yield self._wait_arrival() | env.timeout(deadline - env.now)
+                    self.windowed[me] = None
+                    try:
+                        yield env.timeout(deadline - env.now)
+                    except simpy.Interrupt:  # a kind filled a batch
+                        pass
+                    self.windowed.pop(me, None)
                     continue  # look again: the queue may have grown, or lost its oldest job
             batch, q = [], self.queues[kind]
             while q and len(batch) < self.max_batch:
@@ -422,24 +447,24 @@ class EdgeServer:
                     job.queued = False
                     self.live[kind] -= 1
                     batch.append(job)
-            yield from self._run(batch, kind)
+            yield from self._run(batch, kind, me)
 
-    def _run(self, batch: list[Job], kind: object):
+    def _run(self, batch: list[Job], kind: object, worker: simpy.Process):
         env, start = self.env, self.env.now
-        run = _Run(len(batch), env.event())
+        run = _Run(len(batch), worker)
         for job in batch:
             job.times["edge_wait"] = start - job.submitted
             job.batch, job.run = len(batch), run
         dt = self.batch_seconds(len(batch), kind)
-        failed = self.failed
-        self.running += 1
-        if self.outages is None:  # (a failure event in every batch's condition would gather callbacks)
-            yield env.timeout(dt) | run.stop
-        else:
-            yield env.timeout(dt) | run.stop | failed
-        self.running -= 1
+        self.runs[run] = None
+        cause = None
+        try:
+            yield env.timeout(dt)
+        except simpy.Interrupt as stop:  # every job dropped, or the edge failed
+            cause = stop.cause
+        del self.runs[run]
         self.busy_s += env.now - start
-        lost = failed.triggered and env.now < start + dt  # a batch that ends as the edge fails is done
+        lost = cause == "failed" and env.now < start + dt  # a batch that ends as the edge fails is done
         for job in batch:
             job.times["edge_work"] = env.now - start
             if not job.cancelled:
