@@ -104,6 +104,7 @@ class _Scheme:
         self.kind = tuple(self.spec.edge_stages)  # the edge batches only jobs of one kind
         self.payload = self.spec.payload_bytes
         self.correct = self.spec.correct
+        self.correct_of = [bool(c) for c in self.correct.tolist()]  # (Python bools: a record per task)
 
 
 class Simulation:
@@ -160,6 +161,7 @@ class Simulation:
         self.downlink_s = ch.downlink.result_bytes * 8 / ch.downlink.rate_bps
         self.prop_s = ch.propagation_ms / 1e3
         self.records = [] if sink is None else sink
+        self.labels = [int(x) for x in profile.labels.tolist()]
         self.last_activity = 0.0
         self._schemes: dict[str, _Scheme] = {}
         self.policy, self.arm = self._policy(arm)
@@ -497,15 +499,16 @@ class Simulation:
         done = status == "done"
         latency = (env.now - arrival) * 1e3 if done else math.nan
         met = bool(done and latency <= dl + 1e-9)
-        ms = {k2: v * 1e3 for k2, v in times.items() if isinstance(v, float)}
-        fault = "+".join(f for f in ("uplink", "edge") if times.get(f"{f}_fault"))
+        g = times.get
+        up_fault, edge_fault = g("uplink_fault"), g("edge_fault")
+        fault = ("uplink+edge" if edge_fault else "uplink") if up_fault else ("edge" if edge_fault else "")
         rec = (
-            device, k, arrival * 1e3, img, int(self.profile.labels[img]), nbytes, air,
-            ms.get("device_wait", 0.0) + ms.get("fallback_wait", 0.0),
-            ms.get("device_work", 0.0) + ms.get("fallback_work", 0.0), ms.get("uplink_wait", 0.0),
-            ms.get("uplink_work", 0.0), ms.get("edge_wait", 0.0), ms.get("edge_work", 0.0), batch,
+            device, k, arrival * 1e3, img, self.labels[img], nbytes, air,
+            g("device_wait", 0.0) * 1e3 + g("fallback_wait", 0.0) * 1e3,
+            g("device_work", 0.0) * 1e3 + g("fallback_work", 0.0) * 1e3, g("uplink_wait", 0.0) * 1e3,
+            g("uplink_work", 0.0) * 1e3, g("edge_wait", 0.0) * 1e3, g("edge_work", 0.0) * 1e3, batch,
             down * 1e3, prop * 1e3, env.now * 1e3 if done else math.nan, latency, dl, status, met,
-            bool(ran.correct[img]), self.group_labels[device], sch.name, fault, ran is not sch,
+            ran.correct_of[img], self.group_labels[device], sch.name, fault, ran is not sch,
         )
         meter = self.meters[device]
         held = meter is not None and meter.owner is times  # its radio tail is not known yet
