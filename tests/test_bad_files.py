@@ -298,6 +298,25 @@ def test_run_where_no_task_arrives(base, capsys):
     assert (tmp / "out" / "figures" / "hit_rate.png").exists()
 
 
+def test_fading_blocks_cost_work_not_memory(base):
+    # 1e9 blocks of 0.1 us over 100 s: far beyond memory if blocks were stored (64 GB), within the
+    # event budget as work; Gilbert-Elliott sojourns as short are stored, and refused on memory
+    from sim.preflight import check_budget, estimate, memory_limit_bytes
+    from sim.scenario import load_scenario
+
+    tmp, prof = base
+    tasks = {"arrival": {"process": "periodic", "period_ms": 100}, "count": 1000}
+    sc = load_scenario(write_scenario(tmp / "r.yaml", prof, tasks=tasks,
+                                      channel={"fading": {"model": "rayleigh", "coherence_ms": 1e-4}}))
+    est = check_budget(sc)
+    assert est.segments > 9e8 and est.kept == 0 and est.memory_bytes < 1e8
+    ge = load_scenario(write_scenario(tmp / "g.yaml", prof, tasks=tasks, channel={"fading": {
+        "model": "gilbert-elliott", "good_mean_ms": 2e-6, "bad_mean_ms": 2e-6}}))
+    assert estimate(ge).memory_bytes > 4 * memory_limit_bytes()  # 3.2 TB
+    with pytest.raises(ConfigError, match="good_mean_ms"):
+        check_budget(ge)
+
+
 def test_work_beyond_this_machine_is_refused_unless_forced(base, capsys):
     tmp, prof = base
     sc = write_scenario(tmp / "s.yaml", prof, tasks={"arrival": {"process": "poisson", "rate_per_s": 1e6},
