@@ -42,7 +42,8 @@ def setup_args() -> argparse.ArgumentParser:
         c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                        help="override a scenario key (dotted; VALUE read as YAML), e.g. --set channel.snr_db=5 "
                             "--set seeds=[0,1]; repeatable")
-        c.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+        c.add_argument("--workers", type=int, default=1,
+                       help="parallel processes for the points and for writing the figures (default 1)")
         if name == "validate":
             continue
         c.add_argument("--out", type=Path, default=None, help="results folder (default results/<name>)")
@@ -55,6 +56,7 @@ def setup_args() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="draw figures from a results folder",
                         description="draw the figures of a results folder into RESULTS/figures")
     pl.add_argument("results", type=Path, help="results folder written by run or sweep")
+    pl.add_argument("--workers", type=int, default=1, help="processes that write the figures (default 1)")
     pl.add_argument("--x", default=None, metavar="KEY",
                     help="swept key on the x axis (default channel.snr_db where swept, else the first swept key)")
     pl.add_argument("--schemes", nargs="+", default=None, metavar="NAME",
@@ -183,8 +185,11 @@ def _main(args: argparse.Namespace) -> int:
         print(f"report written to {md} and {page}")
         return 0
     if args.command == "plot":
+        if args.workers < 1:
+            raise ConfigError("(command line)", "--workers", args.workers, "must be >= 1")
         figs = plot.plot_results(args.results, x=args.x, schemes=args.schemes,
-                                 formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()))
+                                 formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
+                                 workers=args.workers)
         print(f"{len(figs)} figures in {args.results / 'figures'}")
         return 0
     from sim.runner import run_all
@@ -212,7 +217,7 @@ def _main(args: argparse.Namespace) -> int:
     if not args.no_plot:
         if sys.stderr.isatty():
             print(f"{sc.name}: drawing figures", file=sys.stderr, flush=True)
-        figs = plot.plot_results(out)
+        figs = plot.plot_results(out, workers=args.workers)
         print(f"{len(figs)} figures in {out / 'figures'}")
     return 0
 

@@ -19,6 +19,8 @@ line style, however many there are.
 """
 from __future__ import annotations
 
+import pickle
+from concurrent.futures import Future, ProcessPoolExecutor
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -79,16 +81,64 @@ def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]
     return (sc, *frames, rec)
 
 
+class _Writers:
+    """Processes that write figures while the next is drawn: rendering a PNG, SVG and PDF takes
+    most of plotting's time, and a figure, pickled, renders the same in another process."""
+
+    def __init__(self, workers: int) -> None:
+        self.pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+        self.futures: list[Future] = []
+
+    def close(self, wait: bool = True) -> None:
+        if self.pool is None:
+            return
+        try:
+            for f in self.futures:
+                if wait:
+                    f.result()  # an error while writing is raised here
+        finally:
+            self.pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+_writers = _Writers(1)  # replaced inside plot_results(workers=N)
+
+
+def _write(fig, folder: Path, name: str, ext: str) -> Path:
+    p = folder / f"{name}.{ext}"
+    tmp = folder / f".{name}.tmp.{ext}"
+    fig.savefig(tmp, dpi=130, bbox_inches="tight")
+    tmp.replace(p)
+    return p
+
+
+def _write_pickled(blob: bytes, folder: Path, name: str, ext: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = pickle.loads(blob)
+    try:
+        return _write(fig, folder, name, ext)
+    finally:
+        plt.close(fig)
+
+
 def _save(fig, folder: Path, name: str, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ext in formats:
-        p = folder / f"{name}.{ext}"
-        tmp = folder / f".{name}.tmp.{ext}"
-        fig.savefig(tmp, dpi=130, bbox_inches="tight")
-        tmp.replace(p)
-        paths.append(p)
-    return paths
+    if _writers.pool is None:
+        return [_write(fig, folder, name, ext) for ext in formats]
+    blob = pickle.dumps(fig)
+    _writers.futures += [_writers.pool.submit(_write_pickled, blob, folder, name, ext) for ext in formats]
+    return [folder / f"{name}.{ext}" for ext in formats]
+
+
+def _tick(v, _pos) -> str:  # (module functions: a figure with them pickles)
+    return fmt(v)
+
+
+def _tick_rounded(v, _pos) -> str:
+    return fmt(round(v, 6))
 
 
 def fmt(v) -> str:
@@ -179,13 +229,27 @@ def _grid(plt, n: int, width: float, height: float, **kw):
 
 
 def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | None = None,
-                 formats: tuple[str, ...] | list[str] = FORMATS) -> list[Path]:
+                 formats: tuple[str, ...] | list[str] = FORMATS, workers: int = 1) -> list[Path]:
     """Draw the figures; return the files written.
 
     ``x``: the swept key on the x axis (default the mean SNR where swept, else the first swept
     key); ``schemes``: labels or shell patterns of the schemes and policies to draw (default all);
-    ``formats``: any of png, svg, pdf.
+    ``formats``: any of png, svg, pdf; ``workers``: processes that write the files while the
+    next figure is drawn (the same files).
     """
+    global _writers
+    _writers = _Writers(workers)
+    done = False
+    try:
+        out = _plot_results(folder, x, schemes, formats)
+        done = True
+    finally:
+        _writers.close(wait=done)
+        _writers = _Writers(1)
+    return out
+
+
+def _plot_results(folder, x, schemes, formats) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -258,7 +322,7 @@ def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | 
                 xs = pd.to_numeric(ci[x], errors="coerce")
                 if x != "channel.snr_db" and xs.notna().all() and xs.min() > 0 and xs.max() / xs.min() >= 8:
                     ax.set_xscale("log", base=2)  # counts and rates swept by doubling
-                    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: fmt(v)))
+                    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_tick))
             if j == 0:
                 ax.set_ylabel(ylabel)
             ax.set_ylim(-0.03, 1.03)
@@ -295,7 +359,7 @@ def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | 
                         lw=2.2 if s in policies else 1.2)
         ax.axvline(deadline(combo), color="k", ls="--", lw=0.8)
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: fmt(round(v, 6))))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_tick_rounded))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("latency (ms)")
         ax.set_ylabel("fraction of tasks done")

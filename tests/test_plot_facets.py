@@ -59,6 +59,20 @@ def test_plot_options_and_their_errors(swept, capsys):
         assert len(err.splitlines()) == 1 and key in err, err
 
 
+def test_figures_written_by_worker_processes_are_the_same_files(swept, capsys):
+    assert main(["plot", str(swept), "--formats", "png"]) == 0
+    one = {p.name: p.read_bytes() for p in (swept / "figures").glob("*.png")}
+    for p in (swept / "figures").iterdir():
+        p.unlink()
+    assert main(["plot", str(swept), "--formats", "png,svg", "--workers", "2"]) == 0
+    two = {p.name: p.read_bytes() for p in (swept / "figures").glob("*.png")}
+    assert len(one) == 4 and one == two  # drawn here, pickled, written there: byte for byte
+    assert len(list((swept / "figures").glob("*.svg"))) == 4
+    assert not list((swept / "figures").glob(".*"))  # no temporary left
+    assert main(["plot", str(swept), "--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err
+
+
 def test_labels_styles_and_numbers():
     sc = {"channel": {"fading": {"model": "none"}, "rate": {"model": "cqi"}, "snr_db": 3}, "devices": {"count": 2},
           "sweep": {"grid": {"channel.snr_db": [1]}}}
