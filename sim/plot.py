@@ -235,7 +235,8 @@ def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | 
     ``x``: the swept key on the x axis (default the mean SNR where swept, else the first swept
     key); ``schemes``: labels or shell patterns of the schemes and policies to draw (default all);
     ``formats``: any of png, svg, pdf; ``workers``: processes that write the files while the
-    next figure is drawn (the same files).
+    next figure is drawn (the files a fresh process writes alone; in a process that drew other
+    figures before, matplotlib's font state may move text by a pixel either way).
     """
     global _writers
     _writers = _Writers(workers)

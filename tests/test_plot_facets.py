@@ -60,12 +60,20 @@ def test_plot_options_and_their_errors(swept, capsys):
 
 
 def test_figures_written_by_worker_processes_are_the_same_files(swept, capsys):
-    assert main(["plot", str(swept), "--formats", "png"]) == 0
-    one = {p.name: p.read_bytes() for p in (swept / "figures").glob("*.png")}
+    # fresh processes, as a user runs it (one that drew other figures before may lay text out
+    # differently by a pixel: matplotlib keeps font state between figures)
+    import subprocess
+    import sys
+
+    def plot_cli(*argv):
+        subprocess.run([sys.executable, "-m", "sim.cli", "plot", str(swept), *argv], check=True,
+                       capture_output=True)
+        return {p.name: p.read_bytes() for p in (swept / "figures").glob("*.png")}
+
+    one = plot_cli("--formats", "png")
     for p in (swept / "figures").iterdir():
         p.unlink()
-    assert main(["plot", str(swept), "--formats", "png,svg", "--workers", "2"]) == 0
-    two = {p.name: p.read_bytes() for p in (swept / "figures").glob("*.png")}
+    two = plot_cli("--formats", "png,svg", "--workers", "2")
     assert len(one) == 4 and one == two  # drawn here, pickled, written there: byte for byte
     assert len(list((swept / "figures").glob("*.svg"))) == 4
     assert not list((swept / "figures").glob(".*"))  # no temporary left
