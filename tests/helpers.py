@@ -78,16 +78,21 @@ def require_fashion_mnist() -> None:
         pytest.skip("apt-get install dataset-fashion-mnist")
 
 
-def edge_log(gpus: int, max_batch: int, max_wait_ms: float, jobs, leave: dict | None = None) -> list:
+def edge_log(gpus: int, max_batch: int, max_wait_ms: float, jobs, leave: dict | None = None,
+             outages: list | None = None, ms: float = 1e-3) -> list:
     """Jobs ``(name, kind, arrival ms)`` through a lone ``sim.nodes.EdgeServer`` whose batch of n
-    takes 10 + n ms; ``leave`` maps a job's name to the ms it leaves (its deadline). Returns, in
-    order of completion, ``(name, ms, batch size, edge wait ms)``, or ``(name, ms, "left")``."""
+    takes 10 + n ms; ``leave`` maps a job's name to the ms it leaves (its deadline); ``outages``
+    lists the edge's down windows (start ms, end ms); ``ms`` is the unit (2^-10 s keeps sums exact).
+    Returns, in order of completion, ``(name, ms, batch size, edge wait ms)`` (batch size None:
+    lost to an outage), or ``(name, ms, "left")``."""
     import simpy
 
+    from sim.faults import Outages
     from sim.nodes import EdgeServer
 
-    env, ms = simpy.Environment(), 1e-3
-    edge = EdgeServer(env, gpus, max_batch, max_wait_ms * ms, lambda n, kind: (10 + n) * ms)
+    env = simpy.Environment()
+    down = Outages([(a * ms, b * ms) for a, b in outages]) if outages else None
+    edge = EdgeServer(env, gpus, max_batch, max_wait_ms * ms, lambda n, kind: (10 + n) * ms, down)
     log = []
 
     def job(name, kind, at):

@@ -68,3 +68,34 @@ def test_a_job_that_leaves_the_queue_no_longer_counts_toward_a_full_batch():
     log = edge_log(1, 4, 20.0, [("z", "z", 0)] + [(f"a{i}", "a", 20 + i) for i in range(1, 6)], leave={"a1": 26})
     assert log == [("a1", 26.0, "left"), ("z", 31.0, 1, 20.0)] + [(f"a{i}", 45.0, 4, 31.0 - 20 - i)
                                                                    for i in range(2, 6)]
+
+
+def test_a_batch_that_ends_as_the_edge_fails_is_done_and_the_queue_is_lost():
+    # unit 2^-10 s: every sum exact. The failure at 23 was due since a arrived (0), so it comes
+    # before b's batch ends at 23 in the same instant: b is done all the same; c, queued behind
+    # it, is lost; d arrives after the repair and runs alone
+    log = edge_log(1, 1, 0.0, [("a", "k", 0), ("b", "k", 12), ("c", "k", 13), ("d", "k", 40)],
+                   outages=[(23, 30)], ms=2.0**-10)
+    assert log == [("a", 11.0, 1, 0.0), ("c", 23.0, None, 10.0), ("b", 23.0, 1, 0.0), ("d", 51.0, 1, 0.0)]
+
+
+def test_after_an_outage_a_full_batch_starts_at_once():
+    # a waits its 5-unit window and is lost when the edge fails at 2; the count of live jobs
+    # restarts from nothing: c (6) waits, d (7) fills the batch of 2, which starts at once
+    log = edge_log(1, 2, 5.0, [("a", "k", 0), ("c", "k", 6), ("d", "k", 7)], outages=[(2, 4)], ms=2.0**-10)
+    assert log == [("a", 2.0, None, 2.0), ("c", 19.0, 2, 1.0), ("d", 19.0, 2, 0.0)]
+
+
+def test_lindley_edge_done_as_it_fails_and_cut_just_before():
+    import simpy
+
+    from sim.faults import Outages
+    from sim.nodes import FifoEdge
+
+    u = 2.0**-10
+    for gap, want in ((0, (1, 11 * u)), (1, (0, 10 * u))):  # the job ends at 11; the outage at 11 or at 10
+        env = simpy.Environment()
+        edge = FifoEdge(env, 1, lambda n, kind: 11 * u, Outages([((11 - gap) * u, 30 * u)]))
+        times = {}
+        assert edge.schedule(times) == want
+        assert times["edge_work"] == (11 - gap) * u
