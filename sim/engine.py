@@ -362,7 +362,7 @@ class Simulation:
                 return
             else:
                 dq.popleft()
-                proc.interrupt("deadline")
+                proc.interrupt()
         self._watching = False
 
     def _bound(self, truth: _Truth) -> None:

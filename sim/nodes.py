@@ -96,9 +96,9 @@ class Cpu:
 
 
 def _job_end(start: float, seconds: float, drop: float) -> float:
-    """When a droppable task leaves the CPU: at its drop if it never started, else at the end of
-    its work or at its drop, whichever is first."""
-    return drop if start >= drop else min(start + seconds, drop)
+    """When a droppable task leaves the CPU: at the end of its work or at its drop, whichever is
+    first (a task that never started leaves at its drop, which is then at or before its start)."""
+    return min(start + seconds, drop)
 
 
 def outage_hit(link, t0: float, t1: float, times: dict) -> None:
@@ -376,7 +376,7 @@ class EdgeServer:
         if self.windowed and self.live[kind] >= self.max_batch:  # a full batch: no GPU waits longer
             for worker in list(self.windowed):
                 del self.windowed[worker]
-                worker.interrupt("full")
+                worker.interrupt()
         if not self._job_in.triggered:
             self._job_in.succeed()
         try:
