@@ -167,3 +167,13 @@ def test_batch_time_interpolation_and_extrapolation(tmp_path):
     assert p.latency_ms("two", "hw", 1) == 16.0  # below the smallest of several: the smallest's time
     assert p.latency_ms("noisy", "hw", 6) == 8.0  # a falling last segment does not extrapolate below itself
     assert p.stage_time_ms(("one", "t"), "hw", 2) == pytest.approx(6.0 + 12.0)
+
+
+def test_student_t_quantiles_at_the_end_of_the_table_and_past_it():
+    # two-sided 95% quantiles: t(30) = 2.0423 from the table; t(31) = 2.0395 and t(120) = 1.9799
+    # (Student's t tables) from the tail formula, within 0.1%
+    from sim.results import t95
+
+    assert t95(1) == 12.706 and t95(30) == 2.042
+    assert t95(31) == pytest.approx(2.0395, rel=1e-3) and t95(31) == 1.959964 + 2.5 / 31
+    assert t95(120) == pytest.approx(1.9799, rel=1e-3)

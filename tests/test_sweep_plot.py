@@ -58,7 +58,8 @@ def test_records_dataset_reads_and_exports_with_swept_keys(tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["sweep", str(sc), "--out", str(out), "--no-plot"]) == 0
     summary = pd.read_csv(out / "summary.csv")
-    rec = read_records(out, ["channel.snr_db", "edge.speed", "scheme", "seed", "status"])
+    rec = read_records(out, ["channel.snr_db", "edge.speed", "scheme", "seed", "status", "no_such_column"])
+    assert list(rec.columns) == ["channel.snr_db", "edge.speed", "scheme", "seed", "status"]  # only those asked
     assert len(rec) == summary["tasks"].sum() and set(rec["channel.snr_db"]) == {-5, 5, 15}
     counts = rec.groupby(["channel.snr_db", "edge.speed", "scheme", "seed"]).size()
     assert (counts == 80).all() and len(counts) == len(summary)
