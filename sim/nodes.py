@@ -331,10 +331,6 @@ class EdgeServer:
         if self.outages is not None:
             env.process(self._fail())
 
-    @property
-    def running(self) -> int:
-        return len(self.runs)
-
     def _fail(self):
         """At each outage's start: lose every queued and running job; refuse jobs until its end."""
         env = self.env
