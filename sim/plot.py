@@ -86,7 +86,11 @@ class _Writers:
     most of plotting's time, and a figure, pickled, renders the same in another process."""
 
     def __init__(self, workers: int) -> None:
-        self.pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+        self.pool = None
+        if workers > 1:
+            from sim.runner import worker_signals  # Ctrl-C and SIGTERM as for the points' workers
+
+            self.pool = ProcessPoolExecutor(max_workers=workers, initializer=worker_signals)
         self.futures: list[Future] = []
 
     def close(self, wait: bool = True) -> None:

@@ -101,7 +101,8 @@ def run_point(job: Job, out: Path) -> str:
     return job.pid
 
 
-def _worker_init() -> None:
+def worker_signals() -> None:
+    """Signal handling of a worker process (points here, figure writers in sim.plot)."""
     # Ctrl-C reaches the whole process group: the parent alone handles it and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # SIGTERM (from the parent's stop, or sent to the group) ends a worker at once. An inherited
@@ -157,7 +158,7 @@ def _execute(todo: list[Job], out: Path, workers: int, done: Callable[[Job], Non
             done(job)
             check_stop()
         return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_worker_init)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=worker_signals)
     try:
         pending = {pool.submit(run_point, job, out): job for job in todo}
         while pending:
