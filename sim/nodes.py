@@ -199,9 +199,9 @@ class RoundRobinUplink:
         self.on_air = on_air  # as FifoUplink's, for each packet
         self.queues: list[deque[_Flow]] = [deque() for _ in range(len(links))]
         self.active: list[int] = []  # devices with flows, ascending
-        self.wakeup = env.event()
         self.turn = 0  # the device whose turn comes next
-        env.process(self._serve())
+        self.serving = False  # a packet on the air, or a start due now
+        self.current: tuple[_Flow, float] | None = None  # the packet on the air: its flow, its seconds
 
     def transmit(self, device: int, packet_bits: list[float], times: dict):
         """Queue the payload's packets behind this device's earlier flows; wait until all are sent.
@@ -216,8 +216,9 @@ class RoundRobinUplink:
         if not q:
             bisect.insort(self.active, device)
         q.append(flow)
-        if not self.wakeup.triggered:
-            self.wakeup.succeed()
+        if not self.serving:  # the server picks its next packet at this instant, after this step
+            self.serving = True
+            _call_soon(self.env, self._start)
         try:
             yield flow.done
         finally:
@@ -242,33 +243,48 @@ class RoundRobinUplink:
             self.active.remove(device)  # dropped flows only: the device is idle
         return None
 
-    def _serve(self):
-        while True:
-            flow = self._next()
-            if flow is None:
-                self.wakeup = self.env.event()
-                yield self.wakeup
-                continue
-            if flow.first is None:
-                flow.first = self.env.now
-            bits = flow.packets.popleft()
-            dt = self.links[flow.device].transfer_time(self.env.now, bits)
-            if math.isinf(dt):  # outage for good: this flow can never finish
-                flow.ok = False
-                flow.packets.clear()
-                dt = 0.0
-            else:
-                flow.times["uplink_bits"] += bits
-                if self.on_air is not None:
-                    self.on_air(flow.device, self.env.now, self.env.now + dt, bits, flow.times)
-            yield self.env.timeout(dt)
-            self.busy_s += dt
-            if not flow.packets and not flow.cancelled:
-                q = self.queues[flow.device]  # the flow is its device's head: served heads only
-                q.popleft()
-                if not q:
-                    self.active.remove(flow.device)
-                flow.done.succeed()
+    def _start(self, _ev=None) -> None:
+        """Put the next packet on the air (callbacks, not a process: two process resumptions fewer
+        per packet, the same order of events)."""
+        flow = self._next()
+        if flow is None:
+            self.serving = False
+            return
+        now = self.env.now
+        if flow.first is None:
+            flow.first = now
+        bits = flow.packets.popleft()
+        dt = self.links[flow.device].transfer_time(now, bits)
+        if math.isinf(dt):  # outage for good: this flow can never finish
+            flow.ok = False
+            flow.packets.clear()
+            dt = 0.0
+        else:
+            flow.times["uplink_bits"] += bits
+            if self.on_air is not None:
+                self.on_air(flow.device, now, now + dt, bits, flow.times)
+        self.current = (flow, dt)
+        self.env.timeout(dt).callbacks.append(self._sent)
+
+    def _sent(self, _ev) -> None:
+        flow, dt = self.current
+        self.busy_s += dt
+        if not flow.packets and not flow.cancelled:
+            q = self.queues[flow.device]  # the flow is its device's head: served heads only
+            q.popleft()
+            if not q:
+                self.active.remove(flow.device)
+            flow.done.succeed()
+        self._start()
+
+
+def _call_soon(env: simpy.Environment, fn: Callable) -> None:
+    """Call ``fn(event)`` at this instant, after the events already due now (as an event that
+    succeeds now, without a process to resume)."""
+    ev = simpy.Event(env)
+    ev._ok, ev._value = True, None  # as simpy's Timeout sets them
+    ev.callbacks.append(fn)
+    env.schedule(ev)
 
 
 @dataclass
