@@ -191,6 +191,7 @@ class RateModel:
 
     def __init__(self, rate: Rate, bandwidth_hz: float) -> None:
         self.cfg, self.bw = rate, bandwidth_hz
+        self._harq: dict[tuple[int, int], int] = {}  # (seed, device) -> its HARQ stream key
 
     def rates_of_linear(self, snr_lin: np.ndarray) -> np.ndarray:
         """:meth:`rate_of_linear` of an array, with the same operations."""
@@ -222,7 +223,10 @@ class RateModel:
         if self.cfg.model != "cqi" or self.cfg.bler == 0 or n_packets == 0:
             return [1] * n_packets, True
         limit, log_bler = self.cfg.max_harq + 1, math.log(self.cfg.bler)
-        base = _mix(_mix(_mix(seed ^ 0x4841_5251) ^ device) ^ task)  # "HARQ" stream
+        stream = self._harq.get((seed, device))
+        if stream is None:
+            stream = self._harq[(seed, device)] = _mix(_mix(seed ^ 0x4841_5251) ^ device)  # "HARQ" stream
+        base = _mix(stream ^ task)
         tries = [1 + int(math.log(uniform(base, j)) / log_bler) for j in range(n_packets)]
         return [min(t, limit) for t in tries], all(t <= limit for t in tries)
 
