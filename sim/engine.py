@@ -19,7 +19,7 @@ from simpy.core import URGENT
 from sim.channel import Link, RateModel, _mix, air_bytes, make_snr_process, packets, rng_for, uniform
 from sim.errors import ConfigError
 from sim.faults import FaultyLink, Outages
-from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, LoadReport, RoundRobinUplink
+from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, LoadReport, RoundRobinUplink, call_later
 from sim.policies import Context, Fixed, Observation, Option, Policy, policy_class
 from sim.power import RadioMeter
 from sim.preflight import check_energy_objective, check_schemes, fallback_scheme
@@ -345,10 +345,8 @@ class Simulation:
         so their drop times come in order: one pending check serves them all, and a task done
         before its deadline costs no event (a timeout per task would). The check comes before
         anything else due at that instant, as a timeout set at the task's arrival would."""
-        ev = simpy.Event(self.env)
-        ev._ok, ev._value = True, None  # as simpy's Timeout sets them
-        ev.callbacks.append(self._check_deadlines)
-        self.env.schedule(ev, URGENT, delay)  # (exact: from an arrival, or from a deadline within one deadline)
+        # (the delay is exact: from an arrival, or from a deadline within one deadline)
+        call_later(self.env, self._check_deadlines, delay, URGENT)
         self._watching = True
 
     def _check_deadlines(self, _ev) -> None:

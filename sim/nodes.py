@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import simpy
+from simpy.core import NORMAL
 
 from sim.channel import Link
 
@@ -218,7 +219,7 @@ class RoundRobinUplink:
         q.append(flow)
         if not self.serving:  # the server picks its next packet at this instant, after this step
             self.serving = True
-            _call_soon(self.env, self._start)
+            call_later(self.env, self._start)
         try:
             yield flow.done
         finally:
@@ -278,13 +279,14 @@ class RoundRobinUplink:
         self._start()
 
 
-def _call_soon(env: simpy.Environment, fn: Callable) -> None:
-    """Call ``fn(event)`` at this instant, after the events already due now (as an event that
-    succeeds now, without a process to resume)."""
+def call_later(env: simpy.Environment, fn: Callable, delay: float = 0.0, priority: int = NORMAL) -> None:
+    """Call ``fn(event)`` ``delay`` from now, after the events of its priority already due then
+    (an event that succeeds then, without a process to resume; ``URGENT`` goes before the
+    normal ones)."""
     ev = simpy.Event(env)
     ev._ok, ev._value = True, None  # as simpy's Timeout sets them
     ev.callbacks.append(fn)
-    env.schedule(ev)
+    env.schedule(ev, priority, delay)
 
 
 @dataclass
