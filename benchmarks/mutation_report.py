@@ -1,12 +1,16 @@
-"""Share of mutants killed per module of sim/, from mutmut's results (run by ``make mutation``).
+"""Share of mutants killed per module of sim/, from mutmut's results (``make mutation``).
 
 A mutant counts as killed when a test failed on it or it timed out; "no tests" and "survived"
-count against the module; mutants not checked (a run limited to some modules) are left out.
-The modules that compute published figures carry a 90% target.
+count against the module; mutants not checked (``make mutation-sample``, or an interrupted run)
+are left out, and the score then comes with its 95% Wilson interval: the checked mutants are a
+sample of the module's. The modules that compute published figures carry a 90% target.
+
+    python benchmarks/mutation_report.py [MODULE ...]    # default: every module with results
 """
 from __future__ import annotations
 
 import collections
+import math
 import subprocess
 import sys
 
@@ -15,29 +19,52 @@ KILLED = {"killed", "timeout"}
 UNCOUNTED = {"not checked", "skipped"}
 
 
-def main() -> int:
-    out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"],
-                         capture_output=True, text=True, check=False).stdout
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion ``k`` of ``n``."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def tally(lines: list[str]) -> dict[str, collections.Counter]:
+    """Statuses per module from the lines of ``mutmut results --all true``."""
     counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for line in out.splitlines():
+    for line in lines:
         if ":" not in line or ".x" not in line:
             continue
         name, status = (p.strip() for p in line.rsplit(":", 1))
-        module = name.split(".x")[0]
-        counts[module][status] += 1
-    print(f"{'module':<16} {'killed':>7} {'of':>6} {'score':>7}  target")
+        counts[name.split(".x")[0]][status] += 1
+    return counts
+
+
+def report(counts: dict[str, collections.Counter], modules: list[str]) -> tuple[list[str], list[str]]:
+    """(the table's lines, the published modules below 90%)."""
+    rows = [f"{'module':<16} {'killed':>7} {'checked':>8} {'of':>6} {'score':>7}  {'95% interval':<15} target"]
     failing = []
-    for module in sorted(counts):
-        c = counts[module]
-        total = sum(n for s, n in c.items() if s not in UNCOUNTED)
-        if total == 0:
+    for module in modules or sorted(counts):
+        c = counts.get(module, collections.Counter())
+        checked = sum(n for s, n in c.items() if s not in UNCOUNTED)
+        if checked == 0:
             continue
+        total = sum(c.values())
         killed = sum(c[s] for s in KILLED)
-        score = killed / total
+        score = killed / checked
+        lo, hi = wilson(killed, checked)
+        interval = f"{lo:.1%} - {hi:.1%}" if checked < total else "all checked"
         target = "90%" if module in PUBLISHED else ""
         if target and score < 0.9:
             failing.append(module)
-        print(f"{module:<16} {killed:>7} {total:>6} {score:>7.1%}  {target}")
+        rows.append(f"{module:<16} {killed:>7} {checked:>8} {total:>6} {score:>7.1%}  {interval:<15} {target}")
+    return rows, failing
+
+
+def main(argv: list[str] | None = None) -> int:
+    modules = list(sys.argv[1:] if argv is None else argv)
+    out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"],
+                         capture_output=True, text=True, check=False).stdout
+    rows, failing = report(tally(out.splitlines()), modules)
+    print("\n".join(rows))
     if failing:
         print(f"below target: {', '.join(failing)} (`python -m mutmut results` lists the survivors, "
               "`python -m mutmut show NAME` shows one)")

@@ -110,7 +110,7 @@ class Tally:
         for c in STAGE_COLUMNS:
             row[f"mean_{c}"] = rate(self.stage_sums[c], d)
         for st in STATUSES:
-            row[f"status_{st}"] = self.status.get(st, 0)
+            row[f"status_{st}"] = self.status[st]
         for name, k in sorted(self.choices.items()):
             row[f"share_{name}"] = k / n
         if self.energy_n:  # per task, and per task that met its deadline with a correct result
@@ -121,7 +121,7 @@ class Tally:
         if faults:
             row["fault_rate"] = rate(self.faulted, n)
             row["fallback_rate"] = rate(self.fallbacks, n)
-            row["lost_to_faults_rate"] = rate(self.status.get("edge-fault", 0) + self.status.get("timeout", 0), n)
+            row["lost_to_faults_rate"] = rate(self.status["edge-fault"] + self.status["timeout"], n)
         return row
 
 

@@ -167,9 +167,11 @@ def test_a_timeout_falls_back_to_the_local_scheme_worked_by_hand(tmp_path, prof)
     assert bool(rec.correct[1])  # the local scheme is right on every image (the split is not on image...)
     lone = (5e-3 + T + 1e-3 + 2e-3 + DOWN + 1e-3) * 1e3
     assert rec.latency_ms[[0, 2]].tolist() == pytest.approx([lone, lone])
-    drop = _run(override(sc, {"faults.fallback": "drop"}))[0]
+    drop, res = _run(override(sc, {"faults.fallback": "drop"}))
     assert drop.status.tolist() == ["done", "timeout", "done"]
     assert drop.completion_ms.isna().tolist() == [False, True, False]
+    row = summarize(drop, res)  # lost to faults: the timeout, though no task has the status edge-fault
+    assert row["lost_to_faults_rate"] == pytest.approx(1 / 3) and row["fault_rate"] == pytest.approx(1 / 3)
 
 
 def test_a_timeout_shorter_than_the_work_falls_back_even_without_faults(tmp_path, prof):

@@ -66,6 +66,20 @@ def test_intervals_across_seeds_by_hand():
     assert ci.loc["b", "mean_latency_ms_ci95"] == pytest.approx(0.0)
 
 
+def test_one_seed_has_no_interval_and_a_missing_key_is_a_group_of_its_own():
+    import warnings
+
+    summary = pd.DataFrame({"coherence": [1.0, 1.0, None], "scheme": ["a", "a", "a"], "seed": [0, 1, 0],
+                            "hit_rate": [0.2, 0.4, 0.9]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one value: NaN, without numpy's degrees-of-freedom warning
+        ci = with_ci(summary, ["coherence", "scheme"])
+    assert ci["seeds"].tolist() == [2, 1]  # the point whose key is missing keeps its row
+    assert ci["hit_rate"].tolist() == pytest.approx([0.3, 0.9])
+    assert ci["hit_rate_ci95"].iloc[0] == pytest.approx(12.706 * math.sqrt(0.02) / math.sqrt(2))
+    assert math.isnan(ci["hit_rate_ci95"].iloc[1])
+
+
 @pytest.mark.parametrize("n,quantile", [(2, 12.706), (31, 2.042), (41, 2.021), (101, 1.984), (1001, 1.962)])
 def test_interval_uses_the_t_quantile_of_the_seed_count(n, quantile):
     x = np.resize([0.0, 1.0], n)

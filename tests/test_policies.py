@@ -181,6 +181,11 @@ def test_oracle_bound_by_hand_and_its_choice(tmp_path, prof):
     assert row["hit_bound"] == 1.0
     assert row["acc_bound"] == pytest.approx((df.image % 2 == 0).mean())
     assert set(df.choice) == {"split"}
+    # deadline exactly local's 20 ms: a task done at its deadline meets it, so local still counts
+    sc20 = override(sc, {"tasks.deadline_ms": 20})
+    df, res = _run(sc20, sc20.arms[0])
+    row = summarize(df, res)
+    assert row["acc_bound"] == 1.0 and row["hit_rate"] == 1.0
     # deadline just below split's latency alone: nothing can be on time
     sc = override(sc, {"tasks.deadline_ms": SPLIT_MS - 1e-3})
     row = summarize(*_run(sc, sc.arms[0]))

@@ -99,3 +99,20 @@ def test_lindley_edge_done_as_it_fails_and_cut_just_before():
         times = {}
         assert edge.schedule(times) == want
         assert times["edge_work"] == (11 - gap) * u
+
+
+def test_a_full_batch_goes_before_an_older_job_and_the_oldest_full_kind_first():
+    # batches of up to 2, no window; 10 + n ms per batch. z runs 0-11. Meanwhile a1 (0.5), c1 (1),
+    # b1 (2), b2 (3), c2 (4) queue. At 11 kinds b and c are full and c's head (c1) is older than
+    # b's: c runs 11-23, then b 23-35; a1, the oldest job, waits for the full batches: 35-46
+    log = edge_log(1, 2, 0.0, [("z", "z", 0), ("a1", "a", 0.5), ("c1", "c", 1), ("b1", "b", 2),
+                               ("b2", "b", 3), ("c2", "c", 4)])
+    assert log == [("z", 11.0, 1, 0.0), ("c1", 23.0, 2, 10.0), ("c2", 23.0, 2, 7.0),
+                   ("b1", 35.0, 2, 21.0), ("b2", 35.0, 2, 20.0), ("a1", 46.0, 1, 34.5)]
+
+
+def test_a_kind_filling_its_batch_wakes_a_gpu_waiting_out_an_older_job_s_window():
+    # batches of up to 2, the oldest job waits at most 20 ms. a1 (0) opens a window; b1 (1) and
+    # b2 (2) fill kind b's batch: the GPU runs it at once, 2-14; a1 then runs when its window ends
+    log = edge_log(1, 2, 20.0, [("a1", "a", 0), ("b1", "b", 1), ("b2", "b", 2)])
+    assert log == [("b1", 14.0, 2, 1.0), ("b2", 14.0, 2, 0.0), ("a1", 31.0, 1, 20.0)]
