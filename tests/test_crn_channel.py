@@ -200,3 +200,10 @@ def test_numpy_blocks_are_the_scalar_blocks(k):
     one = np.array([bf.gain(i) for i in range(123_456, 126_456)])
     np.testing.assert_allclose(batch, one, rtol=1e-15, atol=0)  # the same draws (libm, numpy: last bit)
     assert np.mean(batch == one) > 0.99
+
+
+def test_rng_for_is_the_stream_of_default_rng_on_the_seed_sequence():
+    # built without default_rng for speed, the streams (arrivals, images, SNR) must not change
+    for key in ([0, 2, 5], [3, 1], [7, 3, 1023]):
+        ref = np.random.default_rng(np.random.SeedSequence(key))
+        assert (rng_for(*key).random(64) == ref.random(64)).all()
