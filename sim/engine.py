@@ -55,17 +55,17 @@ def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, see
 def _arrivals(times: list[np.ndarray], images: list[np.ndarray], block: int = 65_536):
     """(time, device, task index, image) of every device's tasks in order of arrival.
 
-    A task arriving before its device's previous one (an unsorted trace) arrives with it, as a
-    device's own source would have taken it; ties between devices go to the lower device index.
-    Python objects are made a block at a time, so memory stays near the arrays'.
+    Each device's times are in order (traces are checked when read; jitter stays below the
+    period); ties between devices go to the lower device index. Python objects are made a block
+    at a time, so memory stays near the arrays'.
     """
     if len(times) == 1:
-        t, img = np.maximum.accumulate(times[0]) if len(times[0]) else times[0], images[0]
+        t, img = times[0], images[0]
         for a in range(0, len(t), block):
             yield from zip(t[a:a + block].tolist(), [0] * len(t[a:a + block]), range(a, a + block),
                            img[a:a + block].tolist())
         return
-    t = np.concatenate([np.maximum.accumulate(x) if len(x) else x for x in times])
+    t = np.concatenate(times)
     order = np.argsort(t, kind="stable")  # devices concatenated in index order: ties keep it
     device = np.repeat(np.arange(len(times), dtype=np.int64), [len(x) for x in times])[order]
     k = np.concatenate([np.arange(len(x), dtype=np.int64) for x in times])[order]

@@ -408,3 +408,27 @@ def test_radio_energy_adds_up_every_packet_of_a_task(tmp_path, sharing):
     bits = 8 * (2000 + 2 * 40)
     radio = (400 * bits / 1e6 + 1000 * bits / R) / 1e3
     assert rec.energy_radio_j.tolist() == pytest.approx([radio + 0.08, radio], rel=1e-9)
+
+
+def test_a_learning_policy_sees_the_tail_energy_as_unknown_until_the_radio_s_tail_ends(tmp_path, prof, monkeypatch):
+    # at each task's completion its radio tail is still running (it ends when the next task
+    # transmits, or 0.5 s later): the policy's feedback has the compute energy, and NaN for the
+    # tail and the total; the records written later have both
+    (tmp_path / "fbpolicies.py").write_text(
+        "from sim.policies import Policy\n"
+        "SEEN = []\n"
+        "class Fb(Policy):\n"
+        "    def choose(self, obs):\n"
+        "        return 'split'\n"
+        "    def observe(self, record):\n"
+        "        SEEN.append((record['energy_compute_j'], record['energy_tail_j'], record['energy_j']))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    fb = importlib.import_module("fbpolicies")
+    fb.SEEN.clear()  # a module imported by an earlier run in this process keeps its list
+    sc = _scenario(tmp_path, prof, period_ms=200, schemes=[{"policy": "fbpolicies:Fb", "options": ["split"]}])
+    rec, _ = _run(sc, sc.arms[0])
+    assert [s[0] for s in fb.SEEN] == pytest.approx([4.0 * 0.005] * 2)
+    assert all(math.isnan(s[1]) and math.isnan(s[2]) for s in fb.SEEN)
+    assert rec.energy_tail_j.tolist() == pytest.approx([0.5 * (0.2 - T), 0.5 * 0.5])

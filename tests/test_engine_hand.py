@@ -113,3 +113,21 @@ def test_device_queue_with_drops_by_lindley_equals_the_simpy_resource(tmp_path, 
         queued = (dropped["choice"] == "split") & np.isclose(dropped["device_ms"], 5.0) \
             & (dropped["device_wait_ms"] + 5 + 6 < 30 - 1e-6)
         assert queued.sum() > 5
+
+
+@pytest.mark.parametrize("lindley", [None, False])
+def test_stage_times_of_tasks_dropped_on_the_device_by_hand(tmp_path, lindley):
+    # local: 20 ms on the CPU; deadline 15 ms, drop. Tasks at 0, 0 and 1 ms (a trace). Task 0 runs
+    # 0-15 and is dropped; task 1 waits from 0 and is dropped at 15 from the queue: no stage
+    # served it, so its stage times are 0; task 2 waits 1-15, runs 15-16 and is dropped
+    prof = simple_profile(tmp_path / "p", device_ms=5.0)
+    (tmp_path / "t.csv").write_text("time_s\n0.0\n0.0\n0.001\n")
+    sc = load_scenario(write_scenario(tmp_path / "s.yaml", prof, schemes=["local"], tasks={
+        "arrival": {"process": "trace", "trace": str(tmp_path / "t.csv")}, "count": 3, "deadline_ms": 15,
+        "on_deadline": "drop"}))
+    res = simulate(sc, load_profile(prof), "local", 0, lindley=lindley)
+    rec = sorted((dict(zip(RECORD_FIELDS, r)) for r in res.records), key=lambda r: r["task"])
+    assert [r["status"] for r in rec] == ["dropped"] * 3
+    assert [r["device_wait_ms"] for r in rec] == pytest.approx([0, 0, 14])
+    assert [r["device_ms"] for r in rec] == pytest.approx([15, 0, 1])
+    assert res.busy_s["device"] == pytest.approx(0.016)

@@ -10,7 +10,7 @@ from sim.channel import BlockFading, Link, RateModel, TraceSnr
 from sim.engine import RECORD_FIELDS, Result, arrival_times, simulate
 from sim.profile import load_profile
 from sim.results import records_frame, summarize, with_ci
-from sim.scenario import Arrival, Rate, load_scenario
+from sim.scenario import Arrival, Rate, load_scenario, override
 
 
 def _record(status, latency, met, correct, air=0, batch=0, nbytes=100):
@@ -96,6 +96,10 @@ def test_utilization_of_a_run_by_hand(tmp_path):
     assert res.horizon_s == pytest.approx(0.220)
     assert res.utilization()["device"] == pytest.approx(60 / 220)
     assert res.utilization()["uplink"] == 0.0
+    # split: each task holds the edge 2 ms (the FIFO edge without batching), 6 ms in all
+    res = simulate(override(sc, {"schemes": ["split"]}), load_profile(prof), "split", 0)
+    assert res.busy_s["edge"] == pytest.approx(0.006)
+    assert res.utilization()["edge"] == pytest.approx(0.006 / res.horizon_s)
 
 
 def test_harq_loss_and_air_bytes_against_probability(tmp_path):
@@ -116,6 +120,9 @@ def test_harq_loss_and_air_bytes_against_probability(tmp_path):
     # each packet goes out 1.5 times on average: 1.5 x 2080 bytes per task
     assert r["air_bytes"].mean() == pytest.approx(1.5 * 2080, rel=0.02)
     assert set(r["status"]) == {"done", "lost"}
+    gone = r[r["status"] == "lost"]  # lost on the air: never reached the edge, nothing came back
+    assert (gone[["propagation_ms", "downlink_ms", "edge_ms", "batch"]] == 0).all().all()
+    assert gone["completion_ms"].isna().all() and not gone["met"].any()
     bler0 = Rate(model="cqi", bler=0.0)
     tries, ok = RateModel(bler0, 1e6).attempts(5, 0, 0, 0)
     assert ok and list(tries) == [1] * 5

@@ -390,3 +390,27 @@ def test_air_bytes_is_packets_for_every_payload():
     ch = Channel(mtu_bytes=100, header_bytes=20)
     payload = np.arange(0, 1000)
     assert list(air_bytes(payload, ch)) == [packets(int(b), ch)[1] for b in payload]
+
+
+def test_the_load_a_policy_observes_by_hand(tmp_path, prof, monkeypatch):
+    # split alone, a task every 9 ms: task k's head runs 9k to 9k+5, its upload to 9k+7.405, it
+    # reaches the edge at 9k+8.405 and leaves it at 9k+10.405. At task k's arrival (k >= 1) the
+    # uplink is empty again (task k-1 left it at 9k-1.595: a flow leaves the uplink when its last
+    # bit is out, not when it arrives) and task k-1 is at the edge
+    (tmp_path / "spypolicies.py").write_text(
+        "from sim.policies import Policy\n"
+        "SEEN = []\n"
+        "class Spy(Policy):\n"
+        "    def choose(self, obs):\n"
+        "        SEEN.append((obs.uplink_load, obs.edge_load))\n"
+        "        return 'split'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    spy = importlib.import_module("spypolicies")
+    spy.SEEN.clear()  # a module imported by an earlier run in this process keeps its list
+    sc = _scenario(tmp_path, prof, schemes=[{"policy": "spypolicies:Spy", "options": ["split"], "load_delay_ms": 0}],
+                   tasks={"arrival": {"process": "periodic", "period_ms": 9}, "count": 4, "deadline_ms": 25})
+    df, _ = _run(sc, sc.arms[0])
+    assert df.latency_ms.tolist() == pytest.approx([SPLIT_MS] * 4)
+    assert spy.SEEN == [(0, 0), (0, 1), (0, 1), (0, 1)]
