@@ -171,6 +171,22 @@ def test_periodic_arrivals_with_jitter():
     assert 0 <= phase < 0.1 + 0.02 and not np.allclose(t1[:200], t0[:200])
     plain = arrival_times(Arrival(process="periodic", period_ms=10.0), 5, None, 0, 0)
     assert np.diff(plain) == pytest.approx([0.01] * 4)
+    # by duration: every period start before the end, jittered ones included
+    timed = arrival_times(Arrival(process="periodic", period_ms=10.0, jitter_ms=5.0), None, 1.0, 0, 0)
+    assert len(timed) == 100 and timed.max() < 1.0
+
+
+def test_poisson_arrivals_by_duration_are_independent_per_device():
+    arr = Arrival(process="poisson", rate_per_s=50.0)
+    a, b = (arrival_times(arr, None, 200.0, seed=1, device=d) for d in (0, 1))
+    for t in (a, b):  # 10,000 expected: within 4 standard deviations
+        assert abs(len(t) - 10_000) < 4 * 100 and t.max() < 200.0
+    n = min(len(a), len(b)) - 1
+    r = np.corrcoef(np.diff(a)[:n], np.diff(b)[:n])[0, 1]
+    assert abs(r) < 4 / math.sqrt(n)  # the gaps of two devices are uncorrelated
+    assert not np.array_equal(a[:100], b[:100])
+    again = arrival_times(arr, None, 200.0, seed=1, device=1)
+    assert np.array_equal(again, b)  # one seed, one stream
 
 
 def test_batch_time_interpolation_and_extrapolation(tmp_path):

@@ -242,8 +242,9 @@ def test_a_users_policy_that_always_picks_one_scheme_gives_the_fixed_schemes_rec
     mine, _ = _run(sc, sc.arms[1], 4)
     assert fixed.equals(mine)
     bad = _scenario(tmp_path, prof, schemes=[{"policy": "mypolicies:Wrong", "options": ["split"]}], **sections)
-    with pytest.raises(ConfigError, match="teleport"):
+    with pytest.raises(ConfigError, match="teleport") as err:
         _run(bad, bad.arms[0])
+    assert err.value.file == str(bad.source) and err.value.key == "schemes"  # the scenario's file and key
 
 
 def test_the_edge_batches_only_jobs_of_one_kind():
