@@ -42,14 +42,22 @@ def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, see
             n = n if n is not None else int(duration_s / p) + 2
             phase = rng.uniform(0, p) if device > 0 else 0.0
             t = phase + p * np.arange(n) + rng.uniform(0, arr.jitter_ms / 1e3, n)
-        else:
-            n = n if n is not None else int(duration_s * arr.rate_per_s * 1.5 + 50)
+        elif n is not None:
             t = np.cumsum(rng.exponential(1 / arr.rate_per_s, n))
-            while duration_s is not None and t[-1] < duration_s:
-                t = np.concatenate([t, t[-1] + np.cumsum(rng.exponential(1 / arr.rate_per_s, n))])
+        else:
+            t = poisson_times(rng, arr.rate_per_s, duration_s, int(duration_s * arr.rate_per_s * 1.5 + 50))
     if duration_s is not None:
         t = t[t < duration_s]
     return t[: int(min(limit, len(t)))]
+
+
+def poisson_times(rng: np.random.Generator, rate: float, duration_s: float, chunk: int) -> np.ndarray:
+    """Poisson arrival times at ``rate`` covering ``duration_s`` (the last one at or past it),
+    gaps drawn ``chunk`` at a time: the same times whatever the chunk (one stream of gaps)."""
+    t = np.cumsum(rng.exponential(1 / rate, chunk))
+    while t[-1] < duration_s:
+        t = np.concatenate([t, t[-1] + np.cumsum(rng.exponential(1 / rate, chunk))])
+    return t
 
 
 def _arrivals(times: list[np.ndarray], images: list[np.ndarray], block: int = 65_536):

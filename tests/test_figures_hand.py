@@ -189,6 +189,16 @@ def test_poisson_arrivals_by_duration_are_independent_per_device():
     assert np.array_equal(again, b)  # one seed, one stream
 
 
+def test_poisson_times_are_one_stream_of_gaps_whatever_the_chunk():
+    from sim.engine import poisson_times
+
+    one = np.cumsum(np.random.default_rng(5).exponential(1 / 50, 4000))
+    for chunk in (7, 64, 3000):
+        t = poisson_times(np.random.default_rng(5), 50.0, 10.0, chunk)
+        assert t[-1] >= 10.0 and (len(t) == chunk or t[-chunk - 1] < 10.0)  # extended only as far as needed
+        assert np.allclose(t, one[:len(t)], rtol=1e-12, atol=0)
+
+
 def test_batch_time_interpolation_and_extrapolation(tmp_path):
     prof = write_profile(tmp_path / "p", stages={"t": {"hw": {1: 10.0, 4: 16.0, 8: 20.0}},
                                                  "one": {"hw": {2: 6.0}}, "two": {"hw": {4: 16.0, 8: 20.0}},
