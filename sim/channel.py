@@ -274,6 +274,11 @@ def uniform(key: int, j: int) -> float:
     return ((_mix(key ^ j) >> 11) + 1) * 2.0**-53
 
 
+def normal(key: int) -> float:
+    """A standard normal number for stream ``key`` (Box-Muller on counters 0 and 1 of the stream)."""
+    return math.sqrt(-2 * math.log(uniform(key, 0))) * math.cos(2 * math.pi * uniform(key, 1))
+
+
 class Link:
     """A rate that changes in time; integrates bits over the SNR segments."""
 

@@ -16,7 +16,7 @@ import numpy as np
 import simpy
 from simpy.core import URGENT
 
-from sim.channel import Link, RateModel, _mix, air_bytes, make_snr_process, packets, rng_for, uniform
+from sim.channel import Link, RateModel, _mix, air_bytes, make_snr_process, normal, packets, rng_for
 from sim.errors import ConfigError
 from sim.faults import FaultyLink, Outages
 from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, LoadReport, RoundRobinUplink, call_later
@@ -308,8 +308,7 @@ class Simulation:
         snr = self.links[device].snr.segment(when)[0]
         if arm.snr_error_db:
             key = _mix(_mix(_mix(self.seed ^ 0x534E_5245) ^ device) ^ k)  # "SNRE": the same error for every policy
-            u1, u2 = uniform(key, 0), uniform(key, 1)
-            snr += arm.snr_error_db * math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+            snr += arm.snr_error_db * normal(key)
         up = edge = None
         if self.wants_load:
             up, edge = self.up_load.at(now - self.load_delay_s), self.edge_load.at(now - self.load_delay_s)
@@ -479,7 +478,7 @@ class Simulation:
             return "timeout", 0, 0.0, 0.0, sch
         fb = {}
         yield from self.cpus[device].compute(self.fallback.device_s[self.group[device]], fb, drop_at)
-        times["fallback_wait"], times["fallback_work"] = fb.get("device_wait", 0.0), fb.get("device_work", 0.0)
+        times["fallback_wait"], times["fallback_work"] = fb["device_wait"], fb["device_work"]  # (it ran: not dropped)
         return "done", 0, 0.0, 0.0, self.fallback
 
     @staticmethod

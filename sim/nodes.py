@@ -519,8 +519,8 @@ class FifoEdge:
             fail = self.outages.next_start(t0)[0]
         start = max(t0, heapq.heappop(self.free_at))
         if start + seconds > fail:  # cut by the outage: the GPU is free (and the job lost) at its start
-            work = max(0.0, fail - start)
-            heapq.heappush(self.free_at, max(start, fail) if work else fail)
+            work = max(0.0, fail - start)  # (every GPU is free by the outage's start: start <= fail)
+            heapq.heappush(self.free_at, fail)
             self.busy_s += work
             times["edge_wait"], times["edge_work"] = min(start, fail) - t0, work
             return 0, fail - t0

@@ -207,3 +207,13 @@ def test_rng_for_is_the_stream_of_default_rng_on_the_seed_sequence():
     for key in ([0, 2, 5], [3, 1], [7, 3, 1023]):
         ref = np.random.default_rng(np.random.SeedSequence(key))
         assert (rng_for(*key).random(64) == ref.random(64)).all()
+
+
+def test_normal_draws_are_standard_normal():
+    from sim.channel import _mix, normal
+
+    n = 200_000
+    z = np.array([normal(_mix(i)) for i in range(n)])
+    assert abs(z.mean()) < 4 / math.sqrt(n) and abs(z.var() - 1) < 4 * math.sqrt(2 / n)
+    cdf = np.vectorize(lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2))))
+    assert _ks(z, cdf) < 1.36 / math.sqrt(n)  # N(0, 1): 95% KS bound

@@ -70,7 +70,7 @@ def test_one_seed_has_no_interval_and_a_missing_key_is_a_group_of_its_own():
     import warnings
 
     summary = pd.DataFrame({"coherence": [1.0, 1.0, None], "scheme": ["a", "a", "a"], "seed": [0, 1, 0],
-                            "hit_rate": [0.2, 0.4, 0.9]})
+                            "hit_rate": [0.2, 0.4, 0.9], "mean_latency_ms": [math.nan, math.nan, 3.0]})
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one value: NaN, without numpy's degrees-of-freedom warning
         ci = with_ci(summary, ["coherence", "scheme"])
@@ -78,6 +78,7 @@ def test_one_seed_has_no_interval_and_a_missing_key_is_a_group_of_its_own():
     assert ci["hit_rate"].tolist() == pytest.approx([0.3, 0.9])
     assert ci["hit_rate_ci95"].iloc[0] == pytest.approx(12.706 * math.sqrt(0.02) / math.sqrt(2))
     assert math.isnan(ci["hit_rate_ci95"].iloc[1])
+    assert math.isnan(ci["mean_latency_ms"].iloc[0]) and ci["mean_latency_ms"].iloc[1] == 3.0  # no seed had one
 
 
 @pytest.mark.parametrize("n,quantile", [(2, 12.706), (31, 2.042), (41, 2.021), (101, 1.984), (1001, 1.962)])

@@ -61,6 +61,27 @@ def test_tally_adds_batches():
     assert row["hit_rate"] == 0.25 and row["acc_within_deadline"] == 0.25 and row["accuracy"] == 1.0
     assert row["bytes_sent"] == 30 and row["mean_payload_bytes"] == 10 and row["mean_batch"] == 2
     assert row["mean_latency_ms"] == 4.0 and row["p50_latency_ms"] == 4.0 and row["mean_device_ms"] == 1.0
+    # the fault figures add up over batches too
+    t = Tally()
+    for fault, fallback in ((["edge", ""], [False, True]), (["", "uplink"], [True, True])):
+        t.add({**cols, "fault": fault, "fallback": fallback})
+    row = t.row(faults=True)
+    assert row["fault_rate"] == 0.5 and row["fallback_rate"] == 0.75
+
+
+def test_a_tally_without_completed_tasks_gives_nan_figures_without_warnings():
+    import warnings
+
+    t = Tally()
+    stages = ("device_wait_ms", "device_ms", "uplink_wait_ms", "uplink_ms", "edge_wait_ms", "edge_ms",
+              "downlink_ms", "propagation_ms")
+    t.add({"met": [False], "correct": [True], "status": ["dropped"], "air_bytes": [0], "bytes": [10], "batch": [0],
+           "latency_ms": [np.nan], **{c: [0.0] for c in stages}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice"
+        row = t.row()
+    assert row["tasks"] == 1 and row["completed_rate"] == 0.0
+    assert all(math.isnan(row[k]) for k in ("mean_latency_ms", "p95_latency_ms", "accuracy", "mean_device_ms"))
 
 
 def test_splitmix64_against_its_reference_outputs():

@@ -116,3 +116,11 @@ def test_a_kind_filling_its_batch_wakes_a_gpu_waiting_out_an_older_job_s_window(
     # b2 (2) fill kind b's batch: the GPU runs it at once, 2-14; a1 then runs when its window ends
     log = edge_log(1, 2, 20.0, [("a1", "a", 0), ("b1", "b", 1), ("b2", "b", 2)])
     assert log == [("b1", 14.0, 2, 1.0), ("b2", 14.0, 2, 0.0), ("a1", 31.0, 1, 20.0)]
+
+
+def test_an_outage_cuts_a_running_batch_with_nothing_queued_behind_it():
+    # a runs 0-11 alone, nothing waits; the edge fails at 5: a is lost then. b arrives as the
+    # edge comes back (8), runs alone from 8 and is cut by the next outage at 12; c (16) runs 16-27
+    log = edge_log(1, 1, 0.0, [("a", "k", 0), ("b", "k", 8), ("c", "k", 16)], outages=[(5, 8), (12, 15)],
+                   ms=2.0**-10)
+    assert log == [("a", 5.0, None, 0.0), ("b", 12.0, None, 0.0), ("c", 27.0, 1, 0.0)]
