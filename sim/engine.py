@@ -36,7 +36,7 @@ def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, see
     if arr.process == "trace":
         t = read_arrival_trace(arr.trace, device=device)
     else:
-        n = count if count is not None else None
+        n = count
         if arr.process == "periodic":
             p = arr.period_ms / 1e3
             n = n if n is not None else int(duration_s / p) + 2

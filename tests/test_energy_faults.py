@@ -185,13 +185,14 @@ def test_a_timeout_shorter_than_the_work_falls_back_even_without_faults(tmp_path
     assert summarize(rec, res)["fallback_rate"] == 1.0
 
 
-def test_an_uplink_outage_window_stalls_the_transfer_worked_by_hand(tmp_path, prof):
+@pytest.mark.parametrize("lindley", [None, False])
+def test_an_uplink_outage_window_stalls_the_transfer_worked_by_hand(tmp_path, prof, lindley):
     # task 1's upload starts at 105 ms; at 106 the uplink goes down until 110; the remaining
     # T - 1 ms goes after it: the task is 4 ms later than a lone task.
     sc = _scenario(tmp_path, prof, period_ms=100, count=3, devices={"count": 1, "hardware": "hw"},
                    faults={"uplink": {"windows_s": [[0.106, 0.110]]}})
     for sharing in ("fifo", "round-robin"):
-        rec, _ = _run(override(sc, {"channel.sharing": sharing}))
+        rec, _ = _run(override(sc, {"channel.sharing": sharing}), lindley=lindley)
         lone = (5e-3 + T + 1e-3 + 2e-3 + DOWN + 1e-3) * 1e3
         assert rec.latency_ms.tolist() == pytest.approx([lone, lone + 4.0, lone])
         assert rec.uplink_ms[1] == pytest.approx(T * 1e3 + 4.0)
@@ -265,7 +266,8 @@ def test_the_energy_objective_needs_a_power_model(tmp_path, prof, capsys):
     assert "power model" in capsys.readouterr().err
 
 
-def test_a_task_queued_behind_a_stalled_transfer_is_marked_as_hit_by_the_outage(tmp_path, prof):
+@pytest.mark.parametrize("lindley", [None, False])
+def test_a_task_queued_behind_a_stalled_transfer_is_marked_as_hit_by_the_outage(tmp_path, prof, lindley):
     # device 0's upload (from 105 ms) stalls from 106 to 110 and ends at 105 + T + 4 ms; device 1
     # (stages over at 105.5) waits behind it and sends for T after it, past the window: the outage
     # hit it all the same. It reaches the edge 1 ms later, after device 0's job is done there.
@@ -273,7 +275,7 @@ def test_a_task_queued_behind_a_stalled_transfer_is_marked_as_hit_by_the_outage(
     sc = _scenario(tmp_path, prof, devices={"count": 2, "hardware": "hw"},
                    tasks={"arrival": {"process": "trace", "trace": "arrivals.csv"}, "count": 1, "deadline_ms": 100},
                    faults={"uplink": {"windows_s": [[0.106, 0.110]]}})
-    rec, _ = _run(sc)
+    rec, _ = _run(sc, lindley=lindley)
     assert rec.fault.tolist() == ["uplink", "uplink"]
     end0 = 0.105 + T + 0.004
     end1 = end0 + T

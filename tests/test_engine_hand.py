@@ -131,3 +131,21 @@ def test_stage_times_of_tasks_dropped_on_the_device_by_hand(tmp_path, lindley):
     assert [r["device_wait_ms"] for r in rec] == pytest.approx([0, 0, 14])
     assert [r["device_ms"] for r in rec] == pytest.approx([15, 0, 1])
     assert res.busy_s["device"] == pytest.approx(0.016)
+    rest = ("uplink_wait_ms", "uplink_ms", "edge_wait_ms", "edge_ms", "batch", "downlink_ms", "propagation_ms")
+    assert all(r[c] == 0 for r in rec for c in rest)  # local: no stage past the device
+
+
+@pytest.mark.parametrize("batching", [None, {"max_batch": 2, "max_wait_ms": 0}])
+def test_a_task_dropped_on_the_way_back_ran_in_its_batch(tmp_path, batching):
+    # split alone: head 0-5 ms, upload T = 2.405 ms, 1 ms to the edge, tail 8.405-10.405 ms; its
+    # result would arrive at 11.41 ms, past the 11 ms deadline: dropped after its batch ran
+    prof = simple_profile(tmp_path / "p")
+    edge = {"hardware": "hw", "speed": 1.0, **({"batching": batching} if batching else {})}
+    sc = load_scenario(write_scenario(tmp_path / "s.yaml", prof, edge=edge, tasks={
+        "arrival": {"process": "periodic", "period_ms": 100}, "count": 2, "deadline_ms": 11, "on_deadline": "drop"}))
+    res = simulate(sc, load_profile(prof), "split", 0)
+    rec = [dict(zip(RECORD_FIELDS, r)) for r in res.records]
+    assert [r["status"] for r in rec] == ["dropped", "dropped"]
+    assert [r["batch"] for r in rec] == [1, 1] and [r["edge_ms"] for r in rec] == pytest.approx([2.0, 2.0])
+    assert [r["uplink_ms"] for r in rec] == pytest.approx([8320 / (1e6 * math.log2(11)) * 1e3] * 2)
+    assert res.busy_s["edge"] == pytest.approx(0.004)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from helpers import simple_profile, write_profile, write_scenario
 
-from sim.channel import BlockFading, Link, RateModel, TraceSnr
+from sim.channel import BlockFading, Link, RateModel, TraceSnr, rng_for
 from sim.engine import RECORD_FIELDS, Result, arrival_times, simulate
 from sim.profile import load_profile
 from sim.results import records_frame, summarize, with_ci
@@ -164,6 +164,7 @@ def test_periodic_arrivals_with_jitter():
     arr = Arrival(process="periodic", period_ms=100.0, jitter_ms=20.0)
     t0 = arrival_times(arr, 20000, None, seed=3, device=0)
     off = t0 - 0.1 * np.arange(20000)
+    assert np.array_equal(t0, 0.1 * np.arange(20000) + rng_for(3, 2, 0).uniform(0, 0.020, 20000))  # device 0: no phase
     assert off.min() >= 0 and off.max() < 0.020
     assert off.mean() == pytest.approx(0.010, abs=0.0003)  # uniform on [0, 20 ms)
     assert off.var() == pytest.approx(0.020**2 / 12, rel=0.05)
@@ -188,6 +189,8 @@ def test_poisson_arrivals_by_duration_are_independent_per_device():
     assert not np.array_equal(a[:100], b[:100])
     again = arrival_times(arr, None, 200.0, seed=1, device=1)
     assert np.array_equal(again, b)  # one seed, one stream
+    short = arrival_times(Arrival(process="poisson", rate_per_s=2.0), None, 1.0, seed=0, device=0)
+    assert len(short) == 0 or short.max() < 1.0  # a duration shorter than a few gaps
 
 
 def test_poisson_times_are_one_stream_of_gaps_whatever_the_chunk():

@@ -6,6 +6,7 @@ and a 2 ms tail on the edge, and is correct on even images only. With a 1 MHz ch
 at efficiency 1 and 10 dB, the upload takes 8320 / (1e6 log2 11) s = 2.405 ms; propagation is
 1 ms each way and the 8-byte result takes 0.0064 ms at 10 Mbit/s.
 """
+import dataclasses
 import math
 
 import numpy as np
@@ -415,3 +416,67 @@ def test_the_load_a_policy_observes_by_hand(tmp_path, prof, monkeypatch):
     df, _ = _run(sc, sc.arms[0])
     assert df.latency_ms.tolist() == pytest.approx([SPLIT_MS] * 4)
     assert spy.SEEN == [(0, 0), (0, 1), (0, 1), (0, 1)]
+
+
+def test_policy_objects_through_the_python_api(tmp_path, prof):
+    from sim.policies import Policy
+
+    class Mine(Policy):
+        def choose(self, obs):
+            return "split"
+
+    sc = _scenario(tmp_path, prof, tasks={"arrival": {"process": "periodic", "period_ms": 100}, "count": 3,
+                                          "deadline_ms": 25})
+    # an object without a context gets one built, with its own spec if it has one
+    plain, named = Mine(), Mine()
+    named.spec = PolicySpec(policy="mine", name="named", tolerance_pct=7.0)
+    for obj in (plain, named):
+        df, _ = _run(sc, obj)
+        assert set(df.choice) == {"split"} and obj.ctx.options == ("local", "split")
+    assert plain.ctx.spec.policy == "Mine" and named.ctx.spec is named.spec
+    # an object built with a context keeps it: its options are the ones the engine offers
+    given = Mine(dataclasses.replace(plain.ctx, options=("split",)))
+    _run(sc, given)
+    assert given.ctx.options == ("split",)
+    # a spec naming a module that is not there: one error naming the scenario file
+    with pytest.raises(ConfigError, match="nosuchmodule") as err:
+        _run(sc, PolicySpec(policy="nosuchmodule:Thing"))
+    assert err.value.file == str(sc.source)
+
+
+def test_the_context_a_policy_is_built_with_by_hand(tmp_path, prof):
+    from sim.policies import Policy
+
+    class Mine(Policy):
+        def choose(self, obs):
+            return "local"
+
+    sc = _scenario(tmp_path, prof, channel={"rate": {"model": "cqi", "bler": 0.1, "max_harq": 3}})
+    obj = Mine()
+    _run(sc, obj)
+    ctx = obj.ctx
+    assert ctx.mean_tries == pytest.approx(1 + 0.1 + 0.01 + 0.001)  # min(geometric, 4) transmissions
+    local, split = ctx.info["local"], ctx.info["split"]
+    assert (local.edge_s, local.air_bits, local.mean_bytes) == (0.0, 0.0, 0.0)
+    assert local.device_s == pytest.approx((0.020,)) and local.accuracy == 1.0
+    assert split.edge_s == pytest.approx(0.002) and split.air_bits == 8 * 1040 and split.mean_bytes == 1000
+    assert ctx.deadline_s == 0.025 and ctx.propagation_s == pytest.approx(0.001)
+    assert ctx.interarrival_s == (1.0,)
+
+
+def test_devices_on_a_shared_fading_channel_meet_the_same_snr_at_the_same_time(tmp_path, prof):
+    # one device with tasks at 100 and 300 ms, and two devices sharing one fading channel with
+    # one task each at those times: the uploads (far apart, no queue) meet the same SNR
+    fading = {"model": "rayleigh", "coherence_ms": 1, "shared": True}
+    (tmp_path / "one.csv").write_text("time_s\n0.1\n0.3\n")
+    (tmp_path / "two.csv").write_text("time_s,device\n0.1,0\n0.3,1\n")
+    one = _scenario(tmp_path, prof, channel={"fading": fading, "snr_db": 3},
+                    tasks={"arrival": {"process": "trace", "trace": "one.csv"}, "count": 2, "deadline_ms": 100})
+    two = override(one, {"devices.count": 2, "tasks.arrival.trace": str(tmp_path / "two.csv"), "tasks.count": 1})
+    a, _ = _run(one, "split")
+    b, _ = _run(two, "split")
+    assert b.device.tolist() == [0, 1]
+    assert b.uplink_ms.tolist() == a.uplink_ms.tolist()
+    assert a.uplink_ms[0] != a.uplink_ms[1]  # the channel did change between the two
+    apart = _run(override(two, {"channel.fading.shared": False}), "split")[0]
+    assert apart.uplink_ms[1] != a.uplink_ms[1]  # independent channels: device 1 meets another SNR
