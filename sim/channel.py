@@ -316,19 +316,20 @@ class Link:
         """:meth:`transfer_time` over block fading: most transfers end within a few blocks, taken one
         by one; a longer one goes on in numpy batches of growing size (each block is its own draw:
         nothing is generated that the transfer does not span)."""
+        if bits <= 0:
+            return 0.0
         snr, tc = self.snr, self.snr.tc
         i = snr.block(t0)
         r, end = self._block_rate(i), (i + 1) * tc
         if r > 0 and bits <= r * (end - t0):
             return bits / r
+        # from here on bits are left (left > 0): each step ends the transfer or sends less than left
         left, i = bits - r * (end - t0), i + 1
         mean_r = self.rate.rate_of_linear(snr.mean_lin)  # the rate at the mean SNR: a guess of the span
         span = left / (mean_r * tc) if mean_r > 0 else math.inf
         budget = self.max_segments
         if span <= self.SCALAR_BLOCKS:  # a few more blocks, probably: one by one
             for _ in range(min(self.SCALAR_BLOCKS, budget)):
-                if left <= 0:
-                    return i * tc - t0
                 r = self._block_rate(i)
                 if r > 0 and left <= r * tc:
                     return i * tc + left / r - t0
@@ -336,8 +337,6 @@ class Link:
             budget -= self.SCALAR_BLOCKS
         n = int(1.5 * span) + 16 if span < math.inf else 64  # most end within one batch
         while budget > 0:
-            if left <= 0:
-                return i * tc - t0
             n = min(n, budget, 1 << 16)
             rates = self.rate.rates_of_linear(snr.gains(i, n))
             cum = np.cumsum(rates * tc)  # bits sent by the end of each block

@@ -168,6 +168,9 @@ def test_vectorised_block_transfer_matches_block_by_block(model):
     for t0, bits in zip(rng.uniform(0, 0.3, 200), rng.uniform(1, 2e5, 200)):  # up to ~2000 blocks, across chunks
         assert fast.transfer_time(t0, bits) == pytest.approx(slow.transfer_time(t0, bits), rel=1e-9, abs=1e-12)
     assert fast.transfer_time(0.1024, 1.0) == pytest.approx(slow.transfer_time(0.1024, 1.0))  # a chunk boundary
+    # transfers of a few blocks: some outlast the blocks walked one by one and end in the first of a batch
+    for t0, bits in zip(rng.uniform(0, 0.3, 3000), rng.uniform(20, 400, 3000)):
+        assert fast.transfer_time(t0, bits) == pytest.approx(slow.transfer_time(t0, bits), rel=1e-9, abs=1e-12)
 
 
 def _ks(sample: np.ndarray, cdf) -> float:
@@ -217,3 +220,25 @@ def test_normal_draws_are_standard_normal():
     assert abs(z.mean()) < 4 / math.sqrt(n) and abs(z.var() - 1) < 4 * math.sqrt(2 / n)
     cdf = np.vectorize(lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2))))
     assert _ks(z, cdf) < 1.36 / math.sqrt(n)  # N(0, 1): 95% KS bound
+
+
+def test_block_index_follows_the_products_i_times_tc():
+    # block i spans [i tc, (i + 1) tc) with the products as computed: just below 267460 tc is block
+    # 267459 though t / tc rounds to 267460
+    bf = BlockFading(0.0, 1e-4, (1, 1))
+    for k, tc in ((267460, 1e-4), (279268, 0.1), (3, 0.1), (7, 0.01)):
+        bf.tc = tc
+        below = math.nextafter(k * tc, 0)
+        assert bf.block(below) == k - 1 and bf.block(k * tc) == k
+        i = bf.block(below)
+        assert i * tc <= below < (i + 1) * tc
+
+
+def test_the_engine_s_rician_channel_has_the_rician_law():
+    # |h|^2 of Rician K = 3: E = 1, E[x^2] = (2 + 4K + K^2) / (K + 1)^2 = 1.4375 (Rayleigh: 2)
+    from sim.scenario import Channel, Fading
+
+    ch = Channel(snr_db=0.0, fading=Fading(model="rician", k_factor=3.0, coherence_ms=1.0))
+    proc = make_snr_process(ch, 0, 0)
+    g = np.array([proc.gain(i) for i in range(40_000)])
+    assert g.mean() == pytest.approx(1.0, abs=0.03) and (g**2).mean() == pytest.approx(1.4375, abs=0.06)
