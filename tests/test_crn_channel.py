@@ -242,3 +242,16 @@ def test_the_engine_s_rician_channel_has_the_rician_law():
     proc = make_snr_process(ch, 0, 0)
     g = np.array([proc.gain(i) for i in range(40_000)])
     assert g.mean() == pytest.approx(1.0, abs=0.03) and (g**2).mean() == pytest.approx(1.4375, abs=0.06)
+
+
+def test_cqi_rates_switch_at_each_threshold_in_both_paths():
+    # at a CQI threshold exactly, the higher efficiency applies (scalar and numpy alike)
+    from sim.channel import _CQI_LIN, NR_CQI1_EFFICIENCY
+
+    model = RateModel(Rate(model="cqi", bler=0.0), 1e6)
+    at = np.array(_CQI_LIN)
+    below = np.nextafter(at, 0)
+    assert model.rates_of_linear(at).tolist() == [e * 1e6 for e in NR_CQI1_EFFICIENCY]
+    assert model.rates_of_linear(at).tolist() == [model.rate_of_linear(float(x)) for x in at]
+    assert model.rates_of_linear(below).tolist() == [model.rate_of_linear(float(x)) for x in below]
+    assert model.rates_of_linear(below)[0] == 0.0

@@ -434,3 +434,13 @@ def test_a_learning_policy_sees_the_tail_energy_as_unknown_until_the_radio_s_tai
     assert [s[0] for s in fb.SEEN] == pytest.approx([4.0 * 0.005] * 2)
     assert all(math.isnan(s[1]) and math.isnan(s[2]) for s in fb.SEEN)
     assert rec.energy_tail_j.tolist() == pytest.approx([0.5 * (0.2 - T), 0.5 * 0.5])
+
+
+@pytest.mark.parametrize("lindley", [True, False])
+def test_a_job_cut_by_an_outage_ends_its_wait_at_the_failure(tmp_path, prof, lindley):
+    # task 1 (10 ms) offloads at 15, reaches the edge at 18.405 and is cut when it fails at 20:
+    # its device waited for a result from 15 to 20 ms (2 W idle), and the task ended then
+    sc = _scenario(tmp_path, prof, period_ms=10, count=3, faults={"edge": {"windows_s": [[0.020, 0.035]]}})
+    rec, _ = _run(sc, lindley=lindley)
+    assert rec.status[1] == "edge-fault"
+    assert rec.energy_idle_j[1] == pytest.approx(2.0 * 0.005)

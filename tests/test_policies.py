@@ -434,6 +434,11 @@ def test_policy_objects_through_the_python_api(tmp_path, prof):
         df, _ = _run(sc, obj)
         assert set(df.choice) == {"split"} and obj.ctx.options == ("local", "split")
     assert plain.ctx.spec.policy == "Mine" and named.ctx.spec is named.spec
+    # an object may name its options
+    narrow = Mine()
+    narrow.options = ("split",)
+    _run(sc, narrow)
+    assert narrow.ctx.options == ("split",)
     # an object built with a context keeps it: its options are the ones the engine offers
     given = Mine(dataclasses.replace(plain.ctx, options=("split",)))
     _run(sc, given)
