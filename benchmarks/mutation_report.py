@@ -1,9 +1,10 @@
 """Share of mutants killed per module of sim/, from mutmut's results (``make mutation``).
 
-A mutant counts as killed when a test failed on it or it timed out; "no tests" and "survived"
-count against the module; mutants not checked (``make mutation-sample``, or an interrupted run)
-are left out, and the score then comes with its 95% Wilson interval: the checked mutants are a
-sample of the module's. The modules that compute published figures carry a 90% target.
+A mutant counts as killed when a test failed on it, it timed out or it crashed the test process
+(segfault: the tests did not pass either); "no tests" and "survived" count against the module;
+mutants not checked (``make mutation-sample``, or an interrupted run) are left out, and the score
+then comes with its 95% Wilson interval: the checked mutants are a sample of the module's.
+The modules that compute published figures carry a 90% target.
 
     python benchmarks/mutation_report.py [MODULE ...]    # default: every module with results
 """
@@ -15,7 +16,7 @@ import subprocess
 import sys
 
 PUBLISHED = ("sim.engine", "sim.nodes", "sim.channel", "sim.results", "sim.records")
-KILLED = {"killed", "timeout"}
+KILLED = {"killed", "timeout", "segfault"}
 UNCOUNTED = {"not checked", "skipped"}
 
 

@@ -23,15 +23,16 @@ def test_wilson_interval_against_hand_values():
 def test_report_counts_checked_mutants_only_and_flags_modules_below_target():
     lines = (["    sim.engine.x_f__mutmut_1: killed", "    sim.engine.x_f__mutmut_2: timeout",
               "    sim.engine.x_f__mutmut_3: survived", "    sim.engine.x_f__mutmut_4: not checked",
-              "    sim.engine.xǁAǁg__mutmut_13: no tests"]
+              "    sim.engine.xǁAǁg__mutmut_13: no tests", "    sim.engine.xǁAǁg__mutmut_14: segfault"]
              + [f"    sim.nodes.x_h__mutmut_{i}: killed" for i in range(1, 10)]
              + ["    sim.plot.x_p__mutmut_1: survived", "noise line"])
     counts = mr.tally(lines)
-    assert counts["sim.engine"] == {"killed": 1, "timeout": 1, "survived": 1, "not checked": 1, "no tests": 1}
+    assert counts["sim.engine"] == {"killed": 1, "timeout": 1, "survived": 1, "not checked": 1, "no tests": 1,
+                                    "segfault": 1}
     rows, failing = mr.report(counts, ["sim.engine", "sim.nodes", "sim.channel"])
-    assert failing == ["sim.engine"]  # 2 of 4 checked: "no tests" counts against it
+    assert failing == ["sim.engine"]  # 3 of 5 checked: "no tests" counts against it, a crash for it
     engine = next(r for r in rows if r.startswith("sim.engine")).split()
-    assert engine[1:5] == ["2", "4", "5", "50.0%"] and "-" in engine  # a sample: an interval
+    assert engine[1:5] == ["3", "5", "6", "60.0%"] and "-" in engine  # a sample: an interval
     nodes = next(r for r in rows if r.startswith("sim.nodes"))
     assert "100.0%" in nodes and "all checked" in nodes
     assert not any(r.startswith("sim.channel") for r in rows)  # nothing checked: no row
