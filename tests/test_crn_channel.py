@@ -255,3 +255,29 @@ def test_cqi_rates_switch_at_each_threshold_in_both_paths():
     assert model.rates_of_linear(at).tolist() == [model.rate_of_linear(float(x)) for x in at]
     assert model.rates_of_linear(below).tolist() == [model.rate_of_linear(float(x)) for x in below]
     assert model.rates_of_linear(below)[0] == 0.0
+
+
+def test_transfers_that_outlast_their_first_batch_and_a_first_query_in_block_one():
+    # CQI at a mean SNR on a threshold: the rate at the mean SNR overstates the mean rate, the span
+    # guessed from it falls short and long transfers run on over several numpy batches
+    rate = Rate(model="cqi", bler=0.0)
+    bf = BlockFading(-6.7, 1e-4, (4, 2))
+    fast, slow = Link(bf, RateModel(rate, 1e6)), Link(_Plain(bf), RateModel(rate, 1e6))
+    for t0, bits in zip(np.random.default_rng(1).uniform(0, 0.3, 40), np.geomspace(1e3, 3e6, 40)):
+        assert fast.transfer_time(t0, bits) == pytest.approx(slow.transfer_time(t0, bits), rel=1e-9)
+    shannon = Rate(model="shannon", efficiency=1.0)  # a rate above 0 in every block
+    for t0 in (1.5e-4, 1.0e-4):  # a new link asked first about block 1
+        new, ref = Link(bf, RateModel(shannon, 1e6)), Link(_Plain(bf), RateModel(shannon, 1e6))
+        assert new.transfer_time(t0, 500.0) == pytest.approx(ref.transfer_time(t0, 500.0), rel=1e-9)
+
+
+def test_the_engine_s_rayleigh_and_gilbert_elliott_channels_by_seed_and_law():
+    from sim.scenario import Channel, Fading
+
+    ray = make_snr_process(Channel(snr_db=0.0, fading=Fading(model="rayleigh", coherence_ms=1.0)), 0, 1)
+    g = np.array([ray.gain(i) for i in range(40_000)])
+    assert g.mean() == pytest.approx(1.0, abs=0.03) and (g**2).mean() == pytest.approx(2.0, abs=0.1)  # Exp(1)
+    ge = Channel(snr_db=10.0, fading=Fading(model="gilbert-elliott", good_mean_ms=1.0, bad_mean_ms=1.0))
+    for d in (0, 1):  # every device's channel changes with the seed
+        a, b = (make_snr_process(ge, seed, d) for seed in (0, 1))
+        assert [a.segment(t / 1e3) for t in range(200)] != [b.segment(t / 1e3) for t in range(200)]
