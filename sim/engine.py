@@ -179,7 +179,8 @@ class Simulation:
         self.up_load = LoadReport() if self.wants_load else None
         self.edge_load = LoadReport() if self.wants_load else None
         self.bound_hits = self.bound_correct = 0  # the clairvoyant bound (oracle only)
-        self.feedback = type(self.policy).observe is not Policy.observe
+        # a policy may subclass sim.policies.Policy or only have choose(obs) (and observe(record))
+        self.feedback = getattr(type(self.policy), "observe", Policy.observe) is not Policy.observe
         self.external = getattr(self.policy, "external", False)  # decided outside (the Gymnasium environment)
         self.fallback = self._fallback_scheme() if self.timeout_s is not None and f.fallback == "local" else None
 

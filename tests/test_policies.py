@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import simpy
-from helpers import edge_log, simple_profile, write_scenario
+from helpers import edge_log, simple_profile, write_profile, write_scenario
 
 from sim.channel import make_snr_process
 from sim.cli import main
@@ -187,6 +187,16 @@ def test_oracle_bound_by_hand_and_its_choice(tmp_path, prof):
     df, res = _run(sc20, sc20.arms[0])
     row = summarize(df, res)
     assert row["acc_bound"] == 1.0 and row["hit_rate"] == 1.0
+    # deadline 11: split alone needs 11.4 (its 2 ms at the edge included): nothing is on time,
+    # also where the profile measured the tail at one batch size only (t(n) = n t(1))
+    one = write_profile(tmp_path / "one", stages={"full": {"hw": {1: 20.0}}, "head": {"hw": {1: 5.0}},
+                                                  "tail": {"hw": {1: 2.0}}},
+                        schemes={"local": ("local", ["full"], []), "split": ("split", ["head"], ["tail"])},
+                        columns={"label": np.zeros(40), "local_bytes": np.zeros(40), "local_correct": np.ones(40),
+                                 "split_bytes": np.full(40, 1000), "split_correct": np.ones(40)})
+    for sc11 in (override(sc, {"tasks.deadline_ms": 11}), override(sc, {"tasks.deadline_ms": 11, "profile": str(one)})):
+        row = summarize(*_run(sc11, sc11.arms[0]))
+        assert row["hit_bound"] == 0.0 and row["acc_bound"] == 0.0
     # deadline just below split's latency alone: nothing can be on time
     sc = override(sc, {"tasks.deadline_ms": SPLIT_MS - 1e-3})
     row = summarize(*_run(sc, sc.arms[0]))
@@ -394,11 +404,14 @@ def test_air_bytes_is_packets_for_every_payload():
     assert list(air_bytes(payload, ch)) == [packets(int(b), ch)[1] for b in payload]
 
 
-def test_the_load_a_policy_observes_by_hand(tmp_path, prof, monkeypatch):
+@pytest.mark.parametrize("delay_ms,seen", [(0, [(0, 0), (0, 1), (0, 1), (0, 1)]), (1, [(0, 0)] * 4),
+                                            (2, [(0, 0), (1, 0), (1, 0), (1, 0)])])
+def test_the_load_a_policy_observes_by_hand(tmp_path, prof, monkeypatch, delay_ms, seen):
     # split alone, a task every 9 ms: task k's head runs 9k to 9k+5, its upload to 9k+7.405, it
     # reaches the edge at 9k+8.405 and leaves it at 9k+10.405. At task k's arrival (k >= 1) the
     # uplink is empty again (task k-1 left it at 9k-1.595: a flow leaves the uplink when its last
-    # bit is out, not when it arrives) and task k-1 is at the edge
+    # bit is out, not when it arrives) and task k-1 is at the edge. Learnt 1 ms late: the load at
+    # 9k-1, task k-1 between the two; 2 ms late: at 9k-2, task k-1 still on the uplink
     (tmp_path / "spypolicies.py").write_text(
         "from sim.policies import Policy\n"
         "SEEN = []\n"
@@ -411,11 +424,12 @@ def test_the_load_a_policy_observes_by_hand(tmp_path, prof, monkeypatch):
 
     spy = importlib.import_module("spypolicies")
     spy.SEEN.clear()  # a module imported by an earlier run in this process keeps its list
-    sc = _scenario(tmp_path, prof, schemes=[{"policy": "spypolicies:Spy", "options": ["split"], "load_delay_ms": 0}],
+    sc = _scenario(tmp_path, prof, schemes=[{"policy": "spypolicies:Spy", "options": ["split"],
+                                             "load_delay_ms": delay_ms}],
                    tasks={"arrival": {"process": "periodic", "period_ms": 9}, "count": 4, "deadline_ms": 25})
     df, _ = _run(sc, sc.arms[0])
     assert df.latency_ms.tolist() == pytest.approx([SPLIT_MS] * 4)
-    assert spy.SEEN == [(0, 0), (0, 1), (0, 1), (0, 1)]
+    assert spy.SEEN == seen
 
 
 def test_policy_objects_through_the_python_api(tmp_path, prof):
@@ -485,3 +499,19 @@ def test_devices_on_a_shared_fading_channel_meet_the_same_snr_at_the_same_time(t
     assert a.uplink_ms[0] != a.uplink_ms[1]  # the channel did change between the two
     apart = _run(override(two, {"channel.fading.shared": False}), "split")[0]
     assert apart.uplink_ms[1] != a.uplink_ms[1]  # independent channels: device 1 meets another SNR
+
+
+def test_a_policy_class_that_does_not_subclass_policy(tmp_path, prof, monkeypatch):
+    # only a constructor taking the context and choose(obs): no observe, no flags (the defaults)
+    (tmp_path / "duckpolicies.py").write_text(
+        "class Duck:\n"
+        "    def __init__(self, ctx):\n"
+        "        self.ctx = ctx\n"
+        "    def choose(self, obs):\n"
+        "        assert obs.truth is None and obs.uplink_load is None\n"
+        "        return 'split'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sc = _scenario(tmp_path, prof, schemes=["split", {"policy": "duckpolicies:Duck", "options": ["split"]}])
+    fixed, _ = _run(sc, sc.arms[0])
+    duck, _ = _run(sc, sc.arms[1])
+    assert duck.drop(columns="choice").equals(fixed.drop(columns="choice"))
