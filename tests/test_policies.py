@@ -481,6 +481,10 @@ def test_the_context_a_policy_is_built_with_by_hand(tmp_path, prof):
     assert split.edge_s == pytest.approx(0.002) and split.air_bits == 8 * 1040 and split.mean_bytes == 1000
     assert ctx.deadline_s == 0.025 and ctx.propagation_s == pytest.approx(0.001)
     assert ctx.interarrival_s == (1.0,)
+    poisson = override(sc, {"tasks.arrival": {"process": "poisson", "rate_per_s": 4.0}})
+    obj = Mine()
+    _run(poisson, obj)
+    assert obj.ctx.interarrival_s == (0.25,)
 
 
 def test_devices_on_a_shared_fading_channel_meet_the_same_snr_at_the_same_time(tmp_path, prof):
