@@ -114,3 +114,16 @@ def edge_log(gpus: int, max_batch: int, max_wait_ms: float, jobs, leave: dict | 
             env.process(leaves(proc, leave[name]))
     env.run()
     return log
+
+
+def recording_policies(tmp_path: Path, monkeypatch, module: str, classes: str):
+    """Import a module of policy classes written to ``tmp_path``: ``classes`` is their source,
+    which may append to the module's list ``SEEN`` (emptied here: an earlier import in this
+    process keeps the module and its list)."""
+    import importlib
+
+    (tmp_path / f"{module}.py").write_text("from sim.policies import Policy\nSEEN = []\n" + classes)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module(module)
+    mod.SEEN.clear()
+    return mod

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import simple_profile, write_scenario
+from helpers import recording_policies, simple_profile, write_scenario
 
 from sim.cli import main
 from sim.engine import simulate
@@ -416,19 +416,13 @@ def test_a_learning_policy_sees_the_tail_energy_as_unknown_until_the_radio_s_tai
     # at each task's completion its radio tail is still running (it ends when the next task
     # transmits, or 0.5 s later): the policy's feedback has the compute energy, and NaN for the
     # tail and the total; the records written later have both
-    (tmp_path / "fbpolicies.py").write_text(
-        "from sim.policies import Policy\n"
-        "SEEN = []\n"
-        "class Fb(Policy):\n"
-        "    def choose(self, obs):\n"
-        "        return 'split'\n"
-        "    def observe(self, record):\n"
-        "        SEEN.append((record['energy_compute_j'], record['energy_tail_j'], record['energy_j']))\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import importlib
-
-    fb = importlib.import_module("fbpolicies")
-    fb.SEEN.clear()  # a module imported by an earlier run in this process keeps its list
+    fb = recording_policies(tmp_path, monkeypatch, "fbpolicies",
+                            "class Fb(Policy):\n"
+                            "    def choose(self, obs):\n"
+                            "        return 'split'\n"
+                            "    def observe(self, record):\n"
+                            "        SEEN.append((record['energy_compute_j'], record['energy_tail_j'],\n"
+                            "                     record['energy_j']))\n")
     sc = _scenario(tmp_path, prof, period_ms=200, schemes=[{"policy": "fbpolicies:Fb", "options": ["split"]}])
     rec, _ = _run(sc, sc.arms[0])
     assert [s[0] for s in fb.SEEN] == pytest.approx([4.0 * 0.005] * 2)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import simpy
-from helpers import edge_log, simple_profile, write_profile, write_scenario
+from helpers import edge_log, recording_policies, simple_profile, write_profile, write_scenario
 
 from sim.channel import make_snr_process
 from sim.cli import main
@@ -412,18 +412,11 @@ def test_the_load_a_policy_observes_by_hand(tmp_path, prof, monkeypatch, delay_m
     # uplink is empty again (task k-1 left it at 9k-1.595: a flow leaves the uplink when its last
     # bit is out, not when it arrives) and task k-1 is at the edge. Learnt 1 ms late: the load at
     # 9k-1, task k-1 between the two; 2 ms late: at 9k-2, task k-1 still on the uplink
-    (tmp_path / "spypolicies.py").write_text(
-        "from sim.policies import Policy\n"
-        "SEEN = []\n"
-        "class Spy(Policy):\n"
-        "    def choose(self, obs):\n"
-        "        SEEN.append((obs.uplink_load, obs.edge_load))\n"
-        "        return 'split'\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import importlib
-
-    spy = importlib.import_module("spypolicies")
-    spy.SEEN.clear()  # a module imported by an earlier run in this process keeps its list
+    spy = recording_policies(tmp_path, monkeypatch, "spypolicies",
+                             "class Spy(Policy):\n"
+                             "    def choose(self, obs):\n"
+                             "        SEEN.append((obs.uplink_load, obs.edge_load))\n"
+                             "        return 'split'\n")
     sc = _scenario(tmp_path, prof, schemes=[{"policy": "spypolicies:Spy", "options": ["split"],
                                              "load_delay_ms": delay_ms}],
                    tasks={"arrival": {"process": "periodic", "period_ms": 9}, "count": 4, "deadline_ms": 25})
