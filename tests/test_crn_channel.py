@@ -281,3 +281,19 @@ def test_the_engine_s_rayleigh_and_gilbert_elliott_channels_by_seed_and_law():
     for d in (0, 1):  # every device's channel changes with the seed
         a, b = (make_snr_process(ge, seed, d) for seed in (0, 1))
         assert [a.segment(t / 1e3) for t in range(200)] != [b.segment(t / 1e3) for t in range(200)]
+
+
+def test_no_bits_take_no_time_and_a_mean_snr_below_every_cqi_level_still_sends():
+    cqi = RateModel(Rate(model="cqi", bler=0.0), 1e6)
+    dead = BlockFading(-12.0, 1e-4, (2, 1))  # mean SNR below CQI 1: most blocks carry nothing
+    fast, slow = Link(dead, cqi), Link(_Plain(dead), cqi)
+    for t0 in (0.0, 0.01234, 0.5):
+        assert fast.transfer_time(t0, 0.0) == 0.0 and slow.transfer_time(t0, 0.0) == 0.0
+        assert fast.transfer_time(t0, 50.0) == pytest.approx(slow.transfer_time(t0, 50.0), rel=1e-9)
+
+
+def test_the_engine_s_gilbert_elliott_channel_spends_its_share_in_the_good_state():
+    from sim.scenario import Channel, Fading
+
+    ch = Channel(snr_db=10.0, fading=Fading(model="gilbert-elliott", good_mean_ms=30.0, bad_mean_ms=10.0))
+    assert make_snr_process(ch, 0, 1).share_good(200.0) == pytest.approx(0.75, abs=0.03)
