@@ -58,21 +58,10 @@ class Cpu:
         the task is dropped before it starts)."""
         t0 = self.env.now
         if self.lindley:
-            start = max(t0, self.free_at)
-            if drop_at is None:
-                end = start + seconds
-            else:
-                jobs = self.jobs
-                while jobs and _job_end(*jobs[0]) <= t0:
-                    jobs.popleft()  # ended: forgotten (memory holds the queue, not the history)
-                jobs.append((start, seconds, drop_at))
-                if start >= drop_at:  # dropped while queued: the drop's interrupt ends the wait
-                    yield self.env.event()
-                    return
-                end = min(start + seconds, drop_at)
-            self.free_at = end
-            self.busy_s += end - start
-            times["device_wait"], times["device_work"] = start - t0, end - start
+            end = self.reserve(seconds, times, drop_at)
+            if end is None:  # dropped while queued: the drop's interrupt ends the wait
+                yield self.env.event()
+                return
             yield self.env.timeout(end - t0)
             return
         self.queued_s += seconds
@@ -94,6 +83,28 @@ class Cpu:
         finally:
             if not started:  # dropped while queued
                 self.queued_s -= seconds
+
+
+    def reserve(self, seconds: float, times: dict, drop_at: float | None = None) -> float | None:
+        """Lindley's recursion: book ``seconds`` of work for a task asking now and return when it
+        leaves the CPU (its end, or its drop while running), or None if it is dropped while queued.
+        Writes wait and work into ``times`` (neither if dropped while queued)."""
+        t0 = self.env.now
+        start = max(t0, self.free_at)
+        if drop_at is None:
+            end = start + seconds
+        else:
+            jobs = self.jobs
+            while jobs and _job_end(*jobs[0]) <= t0:
+                jobs.popleft()  # ended: forgotten (memory holds the queue, not the history)
+            jobs.append((start, seconds, drop_at))
+            if start >= drop_at:
+                return None
+            end = min(start + seconds, drop_at)
+        self.free_at = end
+        self.busy_s += end - start
+        times["device_wait"], times["device_work"] = start - t0, end - start
+        return end
 
 
 def _job_end(start: float, seconds: float, drop: float) -> float:
@@ -135,27 +146,37 @@ class FifoUplink:
         t0 = self.env.now
         total = sum(packet_bits)
         link = self.links[device]
-        times["uplink_bits"] = 0.0
         if self.lindley:
-            start = max(t0, self.free_at)
-            dt = link.transfer_time(start, total)
-            times["uplink_wait"] = start - t0
-            if math.isinf(dt):
-                times["uplink_work"] = 0.0
+            end = self.reserve(device, total, times)
+            if end is None:
                 return False
-            self.free_at = start + dt
-            self.busy_s += dt
-            times["uplink_work"], times["uplink_bits"] = dt, total
-            self._aired(device, start, start + dt, total, times)
-            outage_hit(link, t0, start + dt, times)
-            yield self.env.timeout(self.free_at - t0 + then_s)
+            yield self.env.timeout(end - t0 + then_s)
             return True
+        times["uplink_bits"] = 0.0
         if getattr(link, "stalled", None) is None:  # no outages: no flag to set
             return (yield from self._transmit(device, link, total, t0, times))
         try:
             return (yield from self._transmit(device, link, total, t0, times))
         finally:
             outage_hit(link, t0, self.env.now, times)
+
+    def reserve(self, device: int, total: float, times: dict) -> float | None:
+        """Lindley's recursion: book the link for ``total`` bits of ``device`` asking now and return
+        when they are sent, or None if the rate never allows it (an outage for good: given up at
+        once). Writes wait, work and ``uplink_bits`` into ``times``."""
+        t0, link = self.env.now, self.links[device]
+        start = max(t0, self.free_at)
+        dt = link.transfer_time(start, total)
+        times["uplink_wait"], times["uplink_bits"] = start - t0, 0.0
+        if math.isinf(dt):
+            times["uplink_work"] = 0.0
+            return None
+        self.free_at = start + dt
+        self.busy_s += dt
+        times["uplink_work"], times["uplink_bits"] = dt, total
+        self._aired(device, start, start + dt, total, times)
+        outage_hit(link, t0, start + dt, times)
+        return self.free_at
 
     def _transmit(self, device: int, link: Link, total: float, t0: float, times: dict):
         with self.res.request() as req:
@@ -177,12 +198,13 @@ class FifoUplink:
         return True
 
 
-@dataclass
+@dataclass(eq=False)
 class _Flow:
     packets: deque
-    done: simpy.Event
+    done: Callable[[], object]  # called when the last packet is sent
     times: dict
     device: int = 0
+    asked: float = 0.0
     first: float | None = None
     cancelled: bool = False
     ok: bool = True
@@ -210,9 +232,19 @@ class RoundRobinUplink:
         Writes wait, work and ``uplink_bits`` (the bits of every packet that went on the air; a
         packet under way when its task is dropped is sent whole) into ``times``.
         """
-        flow = _Flow(deque(packet_bits), self.env.event(), times, device)
+        done = self.env.event()
+        flow = self.submit(device, packet_bits, times, done.succeed)
+        try:
+            yield done
+        finally:
+            self.close(flow)
+        return flow.ok
+
+    def submit(self, device: int, packet_bits: list[float], times: dict, done: Callable[[], object]) -> _Flow:
+        """:meth:`transmit` as a callback: queue the payload and call ``done()`` when its last packet
+        is sent; the caller then calls :meth:`close` (also to withdraw the flow before that)."""
+        flow = _Flow(deque(packet_bits), done, times, device, self.env.now)
         times["uplink_bits"] = 0.0
-        t0 = self.env.now
         q = self.queues[device]
         if not q:
             bisect.insort(self.active, device)
@@ -220,14 +252,16 @@ class RoundRobinUplink:
         if not self.serving:  # the server picks its next packet at this instant, after this step
             self.serving = True
             call_later(self.env, self._start)
-        try:
-            yield flow.done
-        finally:
-            outage_hit(self.links[device], t0, self.env.now, times)
-            flow.cancelled = True
-            first = flow.first if flow.first is not None else self.env.now
-            times["uplink_wait"] = first - t0
-            times["uplink_work"] = self.env.now - first
+        return flow
+
+    def close(self, flow: _Flow) -> bool:
+        """End the flow now, sent or withdrawn: writes its wait and work; whether it got through."""
+        now, times = self.env.now, flow.times
+        outage_hit(self.links[flow.device], flow.asked, now, times)
+        flow.cancelled = True
+        first = flow.first if flow.first is not None else now
+        times["uplink_wait"] = first - flow.asked
+        times["uplink_work"] = now - first
         return flow.ok
 
     def _next(self) -> _Flow | None:
@@ -275,7 +309,7 @@ class RoundRobinUplink:
             q.popleft()
             if not q:
                 self.active.remove(flow.device)
-            flow.done.succeed()
+            flow.done()
         self._start()
 
 
@@ -293,7 +327,7 @@ def call_later(env: simpy.Environment, fn: Callable, delay: float = 0.0, priorit
 class Job:
     """A task at the edge: queued, then in a running batch."""
 
-    done: simpy.Event
+    done: Callable[[], object]  # called when its batch has run (or the edge lost it)
     submitted: float
     times: dict
     kind: object = None  # jobs batch together only with jobs of their kind (the same edge stages)
@@ -301,6 +335,7 @@ class Job:
     cancelled: bool = False
     queued: bool = True
     lost: bool = False  # lost in an edge outage
+    finished: bool = False  # done called
     batch: int = field(default=0)
     run: _Run | None = None
 
@@ -366,7 +401,8 @@ class EdgeServer:
                     if not job.cancelled:
                         job.queued, job.lost = False, True
                         job.times["edge_wait"], job.times["edge_work"] = env.now - job.submitted, 0.0
-                        job.done.succeed()
+                        job.finished = True
+                        job.done()
                 self.live[kind] = 0
             for run in list(self.runs):
                 self._stop(run, "failed")
@@ -374,11 +410,25 @@ class EdgeServer:
 
     def infer(self, times: dict, kind: object = None):
         """Queue a job and wait until its batch has run; None if the edge lost it (an outage)."""
+        done = self.env.event()
+        job = self.submit(times, kind, done.succeed)
+        if job is None:
+            return None
+        try:
+            yield done
+        finally:
+            self.leave(job)
+        return None if job.lost else job.batch
+
+    def submit(self, times: dict, kind: object, done: Callable[[], object]) -> Job | None:
+        """:meth:`infer` as a callback: queue a job and call ``done()`` when its batch has run or the
+        edge lost it (``job.lost``); the caller then calls :meth:`leave` (also to withdraw the job
+        before that). None if the edge refuses it (it is down)."""
         if self.outages is not None and self.outages.down_at(self.env.now) is not None:
             times["edge_wait"] = times["edge_work"] = 0.0
-            return None  # refused: the edge is down
+            return None
         self.seq += 1
-        job = Job(self.env.event(), self.env.now, times, kind, self.seq)
+        job = Job(done, self.env.now, times, kind, self.seq)
         q = self.queues.get(kind)
         if q is None:
             q = self.queues[kind] = deque()
@@ -393,24 +443,21 @@ class EdgeServer:
                 worker.interrupt()
         if not self._job_in.triggered:
             self._job_in.succeed()
-        try:
-            yield job.done
-        finally:
-            self._leave(job)
-        return None if job.lost else job.batch
+        return job
 
     def _stop(self, run: _Run, cause: str) -> None:
         if not run.stopped:
             run.stopped = True
             run.worker.interrupt(cause)
 
-    def _leave(self, job: Job) -> None:
+    def leave(self, job: Job) -> None:
+        """The job's task is done with it (its result came, or it left early: withdrawn)."""
         if job.cancelled:
             return
         job.cancelled = True
         if job.queued:
             self.live[job.kind] -= 1
-        elif job.run is not None and not job.done.triggered:
+        elif job.run is not None and not job.finished:
             job.run.live -= 1
             if job.run.live == 0:
                 self._stop(job.run, "stop")
@@ -483,7 +530,8 @@ class EdgeServer:
             job.times["edge_work"] = env.now - start
             if not job.cancelled:
                 job.lost = lost
-                job.done.succeed()
+                job.finished = True
+                job.done()
 
 
 class FifoEdge:
