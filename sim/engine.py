@@ -150,7 +150,8 @@ class Simulation:
         self._held: dict[int, tuple] = {}  # records waiting for their radio tail (by id of times)
         on_air = self._on_air if any(m is not None for m in self.meters) else None
         # Lindley's recursion replaces SimPy resources where no task leaves a queue early
-        fast = (sc.tasks.on_deadline == "finish" and self.timeout_s is None) if lindley is None else lindley
+        # (a device timeout withdraws remote stages: never Lindley's there, even when asked)
+        fast = (sc.tasks.on_deadline == "finish" if lindley is None else lindley) and self.timeout_s is None
         # the device CPUs too, in every mode: a task's drop time is known as it asks (its deadline)
         self.cpus = [Cpu(env, lindley is not False) for _ in range(n)]
         self.drop_s = sc.tasks.deadline_ms / 1e3 if sc.tasks.on_deadline == "drop" else None
@@ -165,7 +166,6 @@ class Simulation:
         self.edge = FifoEdge(env, e.gpus, self._edge_seconds, self.edge_outages) if self.fast_edge else \
             EdgeServer(env, e.gpus, e.batching.max_batch, e.batching.max_wait_ms / 1e3, self._edge_seconds,
                        self.edge_outages)
-        self.prop_in_uplink = fast and ch.sharing == "fifo"  # the Lindley uplink adds propagation to its wait
         self.downlink_s = ch.downlink.result_bytes * 8 / ch.downlink.rate_bps
         self.prop_s = ch.propagation_ms / 1e3
         self.records = [] if sink is None else sink
@@ -183,6 +183,12 @@ class Simulation:
         self.feedback = getattr(type(self.policy), "observe", Policy.observe) is not Policy.observe
         self.external = getattr(self.policy, "external", False)  # decided outside (the Gymnasium environment)
         self.fallback = self._fallback_scheme() if self.timeout_s is not None and f.fallback == "local" else None
+        # tasks as chains of callbacks (_Task) where every queue has a callback form: Lindley's CPUs,
+        # the round robin or Lindley's FIFO uplink, either edge; no device timeout. Otherwise (and in
+        # the tests' reference runs, lindley=False) each task is a SimPy process (_task), whose
+        # queues are then SimPy's: the resource FIFO uplink, the batching edge.
+        self.callbacks = (lindley is not False and self.timeout_s is None
+                          and (ch.sharing != "fifo" or self.uplink.lindley))
 
     def _fallback_scheme(self) -> _Scheme:
         return self.scheme(fallback_scheme(self.sc, self.profile))
@@ -342,7 +348,10 @@ class Simulation:
                 if obs.truth is not None:
                     self._bound(obs.truth)
                 sch = self.scheme(choice)
-            proc = env.process(self._task(device, k, img, sch))
+            if self.callbacks:
+                proc = _Task(self, device, k, img, sch)
+            else:
+                proc = env.process(self._task(device, k, img, sch))
             if drop:
                 self._deadlines.append((env.now + self.drop_s, proc))
                 if not self._watching:
@@ -412,42 +421,29 @@ class Simulation:
         env = self.env
         status, batch, down, prop = "done", 0, 0.0, 0.0
         bits, ok = self.transmissions(nbytes, n_pk, device, k)
-        merged = self.prop_in_uplink and ok
         if self.up_load is not None:
             self.up_load.change(env.now, 1)
         try:
-            sent = yield from (self.uplink.transmit(device, bits, times, self.prop_s) if merged
-                               else self.uplink.transmit(device, bits, times))
+            sent = yield from self.uplink.transmit(device, bits, times)
         finally:
             if self.up_load is not None:
-                self.up_load.change(env.now - (self.prop_s if merged else 0.0), -1)
+                self.up_load.change(env.now, -1)
         if not sent:
             return "outage", batch, down, prop
         if not ok:
             return "lost", batch, down, prop
-        if not merged:
-            yield env.timeout(self.prop_s)
+        yield env.timeout(self.prop_s)
         if self.edge_load is not None:
             self.edge_load.change(env.now, 1)
-        if self.fast_edge:
-            batch, edge_s = self.edge.schedule(times, sch.kind)
-            times["batch"] = batch
+        try:
+            batch = yield from self.edge.infer(times, sch.kind)
+        finally:
             if self.edge_load is not None:
-                self.edge_load.change(env.now + edge_s, -1)
-            if batch == 0:  # lost in an edge outage
-                yield env.timeout(edge_s)
-                return (yield from self._edge_lost(times))
-            yield env.timeout(edge_s + self.downlink_s + self.prop_s)
-        else:
-            try:
-                batch = yield from self.edge.infer(times, sch.kind)
-            finally:
-                if self.edge_load is not None:
-                    self.edge_load.change(env.now, -1)
-            if batch is None:
-                return (yield from self._edge_lost(times))
-            times["batch"] = batch
-            yield env.timeout(self.downlink_s + self.prop_s)
+                self.edge_load.change(env.now, -1)
+        if batch is None:
+            return (yield from self._edge_lost(times))
+        times["batch"] = batch
+        yield env.timeout(self.downlink_s + self.prop_s)
         down, prop = self.downlink_s, 2 * self.prop_s
         return status, batch, down, prop
 
@@ -541,6 +537,138 @@ class Simulation:
             return compute, radio, math.nan, idle, math.nan
         tail = times.get("energy_tail", 0.0)
         return compute, radio, tail, idle, compute + radio + tail + idle
+
+
+class _Task:
+    """One task as a chain of callbacks, one scheduled event per stage: the same steps as
+    :meth:`Simulation._task` and :meth:`Simulation._remote` (the reference, which the tests hold
+    equal to it) without a SimPy process's resumptions. A deadline ends it with :meth:`interrupt`,
+    as it interrupts a process: the stage it is in is withdrawn at once and the task recorded."""
+
+    __slots__ = ("sim", "device", "k", "img", "sch", "arrival", "times", "nbytes", "n_pk", "offload",
+                 "is_alive", "flow", "job", "next")
+
+    def __init__(self, sim: Simulation, device: int, k: int, img: int, sch: _Scheme) -> None:
+        self.sim, self.device, self.k, self.img, self.sch = sim, device, k, img, sch
+        env = sim.env
+        self.arrival, self.times, self.is_alive = env.now, {}, True
+        self.offload = self.flow = self.job = None
+        self.nbytes = int(sch.payload[img]) if not sch.local else 0
+        self.n_pk = packets(self.nbytes, sim.sc.channel)[0] if not sch.local else 0
+        drop_at = None if sim.drop_s is None else self.arrival + sim.drop_s
+        end = sim.cpus[device].reserve(sch.device_s[sim.group[device]], self.times, drop_at)
+        if end is not None:  # (None: dropped while queued, at its deadline)
+            self._later(self._computed, end - self.arrival)
+
+    def _computed(self) -> None:
+        if self.sch.local:
+            self._end("done")
+            return
+        sim, env = self.sim, self.sim.env
+        self.offload = now = env.now
+        bits, ok = sim.transmissions(self.nbytes, self.n_pk, self.device, self.k)
+        load = sim.up_load
+        if load is not None:
+            load.change(now, 1)
+        if isinstance(sim.uplink, RoundRobinUplink):
+            self.flow = sim.uplink.submit(self.device, bits, self.times, functools.partial(self._sent, ok))
+            return
+        # Lindley's FIFO (no early leavers): the end is known now, and the propagation is taken in
+        # the same event when the payload gets through
+        end = sim.uplink.reserve(self.device, sum(bits), self.times)
+        if load is not None:
+            load.change(now if end is None else end, -1)
+        if end is None:
+            self._end("outage")
+        elif ok:
+            self._later(self._at_edge, end - now + sim.prop_s)
+        else:
+            self._later(functools.partial(self._end, "lost"), end - now)
+
+    def _later(self, fn, delay: float) -> None:
+        """Call ``fn()`` ``delay`` from now unless the task has ended meanwhile (a task has one
+        such call pending at a time)."""
+        self.next = fn
+        call_later(self.sim.env, self._wake, delay)
+
+    def _wake(self, _ev) -> None:
+        if self.is_alive:
+            self.next()
+
+    def _sent(self, ok: bool) -> None:
+        sim = self.sim
+        sent = sim.uplink.close(self.flow)
+        self.flow = None
+        if sim.up_load is not None:
+            sim.up_load.change(sim.env.now, -1)
+        if not sent:  # the rate never allowed it
+            self._end("outage")
+        elif not ok:  # HARQ gave a packet up
+            self._end("lost")
+        else:
+            self._later(self._at_edge, sim.prop_s)
+
+    def _at_edge(self) -> None:
+        sim, env, times = self.sim, self.sim.env, self.times
+        if sim.edge_load is not None:
+            sim.edge_load.change(env.now, 1)
+        if sim.fast_edge:
+            batch, edge_s = sim.edge.schedule(times, self.sch.kind)
+            times["batch"] = batch
+            if sim.edge_load is not None:
+                sim.edge_load.change(env.now + edge_s, -1)
+            if batch == 0:  # lost in an edge outage
+                self._later(self._edge_lost, edge_s)
+            else:
+                self._later(self._returned, edge_s + sim.downlink_s + sim.prop_s)
+            return
+        self.job = sim.edge.submit(times, self.sch.kind, self._inferred)
+        if self.job is None:  # refused: the edge is down
+            if sim.edge_load is not None:
+                sim.edge_load.change(env.now, -1)
+            self._edge_lost()
+
+    def _inferred(self) -> None:
+        sim, job = self.sim, self.job
+        sim.edge.leave(job)
+        self.job = None
+        if sim.edge_load is not None:
+            sim.edge_load.change(sim.env.now, -1)
+        if job.lost:
+            self._edge_lost()
+            return
+        self.times["batch"] = job.batch
+        self._later(self._returned, sim.downlink_s + sim.prop_s)
+
+    def _edge_lost(self) -> None:
+        self.times["edge_fault"] = True
+        self._end("edge-fault")  # (no device timeout on this path: the task ends here, lost)
+
+    def _returned(self) -> None:
+        sim = self.sim
+        self._end("done", self.times["batch"], sim.downlink_s, 2 * sim.prop_s)
+
+    def interrupt(self) -> None:
+        """The deadline drops the task: its flow or edge job is withdrawn now."""
+        sim, now = self.sim, self.sim.env.now
+        if self.flow is not None:
+            sim.uplink.close(self.flow)
+            if sim.up_load is not None:
+                sim.up_load.change(now, -1)
+        elif self.job is not None:
+            sim.edge.leave(self.job)
+            if sim.edge_load is not None:
+                sim.edge_load.change(now, -1)
+        self._end("dropped", self.times.get("batch", 0))
+
+    def _end(self, status: str, batch: int = 0, down: float = 0.0, prop: float = 0.0) -> None:
+        self.is_alive = False
+        sim, times = self.sim, self.times
+        if self.offload is not None and "wait_result" not in times:
+            times["wait_result"] = sim.env.now - self.offload
+        air = int(times.get("uplink_bits", 0.0) // 8)
+        sim._record(self.device, self.k, self.img, self.arrival, self.nbytes, air, times, batch, down, prop,
+                    status, self.sch)
 
 
 class _Truth:

@@ -316,11 +316,18 @@ class RoundRobinUplink:
 def call_later(env: simpy.Environment, fn: Callable, delay: float = 0.0, priority: int = NORMAL) -> None:
     """Call ``fn(event)`` ``delay`` from now, after the events of its priority already due then
     (an event that succeeds then, without a process to resume; ``URGENT`` goes before the
-    normal ones)."""
-    ev = simpy.Event(env)
-    ev._ok, ev._value = True, None  # as simpy's Timeout sets them
-    ev.callbacks.append(fn)
-    env.schedule(ev, priority, delay)
+    normal ones). Scheduled as ``env.schedule`` does, as the least object ``env.step`` accepts."""
+    heapq.heappush(env._queue, (env._now + delay, priority, next(env._eid), _Call([fn])))
+
+
+class _Call:
+    """A succeeded event with only its callbacks: what ``simpy.Environment.step`` reads of it."""
+
+    __slots__ = ("callbacks",)
+    _ok = True
+
+    def __init__(self, callbacks: list) -> None:
+        self.callbacks = callbacks
 
 
 @dataclass
