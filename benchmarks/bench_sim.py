@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import os
 import platform
 import shutil
@@ -81,7 +82,9 @@ def _median_ratio(fn_a, fn_b, repeats: int) -> tuple[float, float, float]:
     """Median of a/b over ``repeats`` alternating runs, with the medians of a and b."""
     a, b = [], []
     for _ in range(repeats):
+        gc.collect()  # neither side pays for the other's garbage
         a.append(fn_a())
+        gc.collect()
         b.append(fn_b())
     ratios = [x / y for x, y in zip(a, b)]
     return statistics.median(ratios), statistics.median(a), statistics.median(b)

@@ -7,6 +7,7 @@ per-task records.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import math
 from collections import deque
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import simpy
-from simpy.core import NORMAL
+from simpy.core import NORMAL, URGENT
 
 from sim.channel import Link
 
@@ -353,8 +354,29 @@ class _Run:
     the edge fails (its worker is interrupted with the cause)."""
 
     live: int
-    worker: simpy.Process
+    gpu: _Gpu
     stopped: bool = False
+    start: float = 0.0
+    seconds: float = 0.0
+    jobs: list = field(default_factory=list)
+
+
+class _Gpu:
+    """One GPU of an :class:`EdgeServer`, as callbacks: idle (in the server's ``waiting``), waiting
+    out a batching window, or running a batch. Its one pending timer (window or batch end) is
+    cancelled by moving ``token`` on; a wake-up that a process would get as an interrupt (a full
+    batch, a stop) comes as an urgent call at the same instant, as SimPy delivers interrupts."""
+
+    __slots__ = ("server", "token", "window", "run")
+
+    def __init__(self, server: EdgeServer) -> None:
+        self.server, self.token, self.window, self.run = server, 0, False, None
+
+    def after(self, delay: float, fn: Callable, priority: int = NORMAL) -> None:
+        """Call ``fn()`` ``delay`` from now, unless another call is set meanwhile."""
+        self.token += 1
+        token = self.token
+        call_later(self.server.env, lambda _ev: fn() if token == self.token else None, delay, priority)
 
 
 class EdgeServer:
@@ -368,9 +390,11 @@ class EdgeServer:
     stopped at once (its GPU is free), one with a job still wanted runs to its end. With one kind
     this is one FIFO queue.
 
-    Events: a GPU waiting out a batching window sleeps until the window ends and is woken early
-    only when some kind fills a batch (the one arrival that can change its choice); a running
-    batch sleeps until its end and is interrupted only when stopped or lost.
+    Events: each GPU is a chain of callbacks (:class:`_Gpu`), no process. An idle GPU is woken
+    by the first job queued at an instant, after that step; one waiting out a batching window
+    sleeps until the window ends and is woken early only when some kind fills a batch (the one
+    arrival that can change its choice); a running batch sleeps until its end and is cut short
+    only when stopped or lost (both wake-ups urgent, at the instant, as interrupts would be).
     """
 
     def __init__(self, env: simpy.Environment, gpus: int, max_batch: int, max_wait_s: float,
@@ -380,14 +404,13 @@ class EdgeServer:
         self.queues: dict[object, deque[Job]] = {}
         self.live: dict[object, int] = {}  # per kind: queued jobs not dropped
         self.seq = 0
-        self.arrived = env.event()  # succeeds when a job is queued (wakes idle GPUs)
         self.busy_s, self.gpus = 0.0, gpus
         self.outages = outages if outages else None  # a sim.faults.Outages, or None
         self.runs: dict[_Run, None] = {}  # batches on the GPUs (in order of start)
-        self.windowed: dict[simpy.Process, None] = {}  # GPUs waiting out a batching window
+        self.windowed: dict[_Gpu, None] = {}  # GPUs waiting out a batching window
+        self.waiting: list[_Gpu] = [_Gpu(self) for _ in range(gpus)]  # idle GPUs, woken by a job
+        self._waking = False  # a wake-up of the idle GPUs is due at this instant
         self._job_in = env.event()  # succeeds when a job is queued (wakes _fail)
-        for _ in range(gpus):
-            env.process(self._worker())
         if self.outages is not None:
             env.process(self._fail())
 
@@ -442,12 +465,13 @@ class EdgeServer:
             self.live[kind] = 0
         q.append(job)
         self.live[kind] += 1
-        if not self.arrived.triggered:
-            self.arrived.succeed()
+        if self.waiting and not self._waking:  # idle GPUs look at the queues after this step
+            self._waking = True
+            call_later(self.env, self._wake)
         if self.windowed and self.live[kind] >= self.max_batch:  # a full batch: no GPU waits longer
-            for worker in list(self.windowed):
-                del self.windowed[worker]
-                worker.interrupt()
+            for gpu in list(self.windowed):
+                del self.windowed[gpu]
+                gpu.after(0.0, functools.partial(self._look, gpu), URGENT)
         if not self._job_in.triggered:
             self._job_in.succeed()
         return job
@@ -455,7 +479,7 @@ class EdgeServer:
     def _stop(self, run: _Run, cause: str) -> None:
         if not run.stopped:
             run.stopped = True
-            run.worker.interrupt(cause)
+            run.gpu.after(0.0, functools.partial(self._ended, run, cause), URGENT)
 
     def leave(self, job: Job) -> None:
         """The job's task is done with it (its result came, or it left early: withdrawn)."""
@@ -484,61 +508,57 @@ class EdgeServer:
                 full = h
         return full or best
 
-    def _wait_arrival(self):
-        if self.arrived.triggered:
-            self.arrived = self.env.event()
-        return self.arrived
+    def _wake(self, _ev) -> None:
+        self._waking = False
+        gpus, self.waiting = self.waiting, []
+        for gpu in gpus:
+            self._look(gpu)
 
-    def _worker(self):
+    def _look(self, gpu: _Gpu) -> None:
+        """What a free GPU does next: wait for a job, wait out a batching window, or run a batch."""
         env = self.env
-        me = env.active_process
-        while True:
-            head = self._head()
-            if head is None:
-                yield self._wait_arrival()
-                continue
-            kind = head.kind
-            if self.max_batch > 1 and self.max_wait > 0 and self.live[kind] < self.max_batch:
-                deadline = head.submitted + self.max_wait  # of the oldest job still queued, now
-                if env.now < deadline:
-                    self.windowed[me] = None
-                    try:
-                        yield env.timeout(deadline - env.now)
-                    except simpy.Interrupt:  # a kind filled a batch
-                        pass
-                    self.windowed.pop(me, None)
-                    continue  # look again: the queue may have grown, or lost its oldest job
-            batch, q = [], self.queues[kind]
-            while q and len(batch) < self.max_batch:
-                job = q.popleft()
-                if not job.cancelled:
-                    job.queued = False
-                    self.live[kind] -= 1
-                    batch.append(job)
-            yield from self._run(batch, kind, me)
-
-    def _run(self, batch: list[Job], kind: object, worker: simpy.Process):
-        env, start = self.env, self.env.now
-        run = _Run(len(batch), worker)
+        self.windowed.pop(gpu, None)
+        head = self._head()
+        if head is None:
+            self.waiting.append(gpu)
+            return
+        kind = head.kind
+        if self.max_batch > 1 and self.max_wait > 0 and self.live[kind] < self.max_batch:
+            deadline = head.submitted + self.max_wait  # of the oldest job still queued, now
+            if env.now < deadline:
+                self.windowed[gpu] = None
+                gpu.after(deadline - env.now, functools.partial(self._look, gpu))
+                return  # (then look again: the queue may have grown, or lost its oldest job)
+        batch, q = [], self.queues[kind]
+        while q and len(batch) < self.max_batch:
+            job = q.popleft()
+            if not job.cancelled:
+                job.queued = False
+                self.live[kind] -= 1
+                batch.append(job)
+        start = env.now
+        run = _Run(len(batch), gpu)
         for job in batch:
             job.times["edge_wait"] = start - job.submitted
             job.batch, job.run = len(batch), run
         dt = self.batch_seconds(len(batch), kind)
         self.runs[run] = None
-        cause = None
-        try:
-            yield env.timeout(dt)
-        except simpy.Interrupt as stop:  # every job dropped, or the edge failed
-            cause = stop.cause
+        run.start, run.seconds, run.jobs = start, dt, batch
+        gpu.after(dt, functools.partial(self._ended, run, None))
+
+    def _ended(self, run: _Run, cause: str | None) -> None:
+        """The batch ends: run out, stopped (every job dropped) or cut (the edge failed)."""
+        env, start = self.env, run.start
         del self.runs[run]
         self.busy_s += env.now - start
-        lost = cause == "failed" and env.now < start + dt  # a batch that ends as the edge fails is done
-        for job in batch:
+        lost = cause == "failed" and env.now < start + run.seconds  # a batch that ends as the edge fails is done
+        for job in run.jobs:
             job.times["edge_work"] = env.now - start
             if not job.cancelled:
                 job.lost = lost
                 job.finished = True
                 job.done()
+        self._look(run.gpu)
 
 
 class FifoEdge:
