@@ -291,7 +291,10 @@ class Simulation:
         for d in range(sc.n_devices):
             times.append(arrival_times(sc.arrival_of(self.group[d]), t.count, t.duration_s, self.seed, d))
             images.append(rng_for(self.seed, 3, d).integers(0, self.profile.n_samples, len(times[-1])))
-        self.env.process(self._source(_arrivals(times, images)))
+        self._arrivals = _arrivals(times, images)
+        self._coming = next(self._arrivals, None)
+        self._fixed = self.scheme(self.policy.scheme) if isinstance(self.policy, Fixed) else None
+        call_later(self.env, self._feed)  # (as a process would start: after what is due now)
 
     def result(self) -> Result:
         for meter in self.meters:  # the last tails: records held for them are written now
@@ -324,38 +327,46 @@ class Simulation:
         return Observation(now, device, g, k, self.sc.tasks.deadline_ms / 1e3, self.cpus[device].backlog_s(),
                            snr, when, self.sc.mean_snr_db(g), up, edge, truth)
 
-    def _source(self, arrivals):
-        """Every device's tasks, from one process in order of arrival (one pending event, however
-        many devices: SimPy's event heap holds the tasks in flight, not a source per device)."""
-        env, fixed = self.env, isinstance(self.policy, Fixed)
-        sch = self.scheme(self.policy.scheme) if fixed else None
-        drop = self.sc.tasks.on_deadline == "drop"
-        for ta, device, k, img in arrivals:
+    def _feed(self, _ev=None) -> None:
+        """Start every device's tasks in order of arrival, as callbacks: one pending call, however
+        many devices (SimPy's event heap holds the tasks in flight, not a source per device). An
+        external policy's choice is waited for as an event; the tasks after it wait too."""
+        env = self.env
+        while self._coming is not None:
+            ta, device, k, img = self._coming
             if ta > env.now:
-                yield env.timeout(ta - env.now)
-            if not fixed:
-                obs = self.observe(device, k, img)
-                if self.external:
-                    ev = env.event()
-                    self.policy.pending.append((obs, ev))
-                    choice = yield ev
-                else:
-                    choice = self.policy.choose(obs)
-                if choice not in self.options:
-                    raise ConfigError(self.sc.source, "schemes", self.arm.label,
-                                      f"policy chose {choice!r} for task {k} of device {device}, "
-                                      f"not one of its options ({', '.join(self.options)})")
-                if obs.truth is not None:
-                    self._bound(obs.truth)
-                sch = self.scheme(choice)
-            if self.callbacks:
-                proc = _Task(self, device, k, img, sch)
-            else:
-                proc = env.process(self._task(device, k, img, sch))
-            if drop:
-                self._deadlines.append((env.now + self.drop_s, proc))
-                if not self._watching:
-                    self._watch(self.drop_s)
+                call_later(env, self._feed, ta - env.now)
+                return
+            self._coming = next(self._arrivals, None)
+            if self._fixed is not None:
+                self._launch(device, k, img, self._fixed)
+                continue
+            obs = self.observe(device, k, img)
+            if self.external:
+                ev = env.event()
+                ev.callbacks.append(lambda ev, obs=obs, img=img: (self._chosen(obs, img, ev.value), self._feed()))
+                self.policy.pending.append((obs, ev))
+                return
+            self._chosen(obs, img, self.policy.choose(obs))
+
+    def _chosen(self, obs: Observation, img: int, choice: str) -> None:
+        if choice not in self.options:
+            raise ConfigError(self.sc.source, "schemes", self.arm.label,
+                              f"policy chose {choice!r} for task {obs.task} of device {obs.device}, "
+                              f"not one of its options ({', '.join(self.options)})")
+        if obs.truth is not None:
+            self._bound(obs.truth)
+        self._launch(obs.device, obs.task, img, self.scheme(choice))
+
+    def _launch(self, device: int, k: int, img: int, sch: _Scheme) -> None:
+        if self.callbacks:
+            task = _Task(self, device, k, img, sch)
+        else:
+            task = self.env.process(self._task(device, k, img, sch))
+        if self.drop_s is not None:
+            self._deadlines.append((self.env.now + self.drop_s, task))
+            if not self._watching:
+                self._watch(self.drop_s)
 
     def _watch(self, delay: float) -> None:
         """Check the deadlines ``delay`` from now. Tasks arrive in order and share one deadline,
