@@ -89,3 +89,30 @@ def test_records_dataset_keeps_the_type_of_each_swept_key(tmp_path):
     # each partition holds its own point's tasks: 5 per device
     sizes = rec.groupby(["channel.fading.model", "edge.speed", "devices.count"]).size()
     assert all(n == 5 * dc for (_, _, dc), n in sizes.items())
+
+
+def test_records_are_copied_where_hard_links_fail_and_stray_hidden_files_are_ignored(tmp_path, monkeypatch):
+    # a file system without hard links (os.link raises): the records folder holds copies, read
+    # back as the linked one; a stray hidden file in a partition (an editor's or NFS's) is not a
+    # records file and is not read
+    import os
+
+    from sim.results import read_records
+
+    sc = _scenario(tmp_path)
+    linked, copied = tmp_path / "linked", tmp_path / "copied"
+    assert main(["sweep", str(sc), "--out", str(linked), "--no-plot"]) == 0
+
+    def no_links(src, dst):
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    assert main(["sweep", str(sc), "--out", str(copied), "--no-plot"]) == 0
+    files = sorted((copied / "records").rglob("*.parquet"))
+    assert len(files) == 3 * 2 * 2 and all(f.stat().st_nlink == 1 for f in files)
+    assert all(f.stat().st_nlink == 2 for f in (linked / "records").rglob("*.parquet"))
+    keys = ["channel.snr_db", "edge.speed", "scheme", "seed", "device", "task"]
+    want = read_records(linked).sort_values(keys, ignore_index=True)
+    pd.testing.assert_frame_equal(read_records(copied).sort_values(keys, ignore_index=True), want)
+    (files[0].parent / ".nfs0000000001").write_bytes(b"not parquet")
+    pd.testing.assert_frame_equal(read_records(copied).sort_values(keys, ignore_index=True), want)
