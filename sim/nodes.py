@@ -138,12 +138,8 @@ class FifoUplink:
         if self.on_air is not None:
             self.on_air(device, start, end, bits, times)
 
-    def transmit(self, device: int, packet_bits: list[float], times: dict, then_s: float = 0.0):
-        """Send all packets of a payload back to back over the time-varying rate.
-
-        ``then_s`` (Lindley's recursion only) is added to the wait: the caller's next delay
-        (propagation), taken in the same event.
-        """
+    def transmit(self, device: int, packet_bits: list[float], times: dict):
+        """Send all packets of a payload back to back over the time-varying rate."""
         t0 = self.env.now
         total = sum(packet_bits)
         link = self.links[device]
@@ -151,7 +147,7 @@ class FifoUplink:
             end = self.reserve(device, total, times)
             if end is None:
                 return False
-            yield self.env.timeout(end - t0 + then_s)
+            yield self.env.timeout(end - t0)
             return True
         times["uplink_bits"] = 0.0
         if getattr(link, "stalled", None) is None:  # no outages: no flag to set
