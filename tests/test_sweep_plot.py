@@ -116,3 +116,33 @@ def test_records_are_copied_where_hard_links_fail_and_stray_hidden_files_are_ign
     pd.testing.assert_frame_equal(read_records(copied).sort_values(keys, ignore_index=True), want)
     (files[0].parent / ".nfs0000000001").write_bytes(b"not parquet")
     pd.testing.assert_frame_equal(read_records(copied).sort_values(keys, ignore_index=True), want)
+
+
+def test_a_swept_path_is_one_partition_and_a_stale_temporary_folder_is_not_assembled(tmp_path):
+    # arrival traces swept by path: each value, slashes and all, is one hive segment that reads
+    # back as the path; a temporary records folder left by a crash of an earlier assembly with the
+    # same process id is removed before assembling, not merged into the dataset
+    import os
+    import shutil
+
+    from sim.results import read_records
+
+    prof = simple_profile(tmp_path / "p", payload=4000, n=20)
+    (tmp_path / "tr").mkdir()
+    traces = [str(tmp_path / "tr" / f"{n}.csv") for n in ("one", "two")]
+    for path, times in zip(traces, (["0.0", "0.05"], ["0.0", "0.02", "0.04"])):
+        with open(path, "w") as f:
+            f.write("time_s\n" + "\n".join(times) + "\n")
+    sc = write_scenario(tmp_path / "s.yaml", prof, schemes=["split"],
+                        tasks={"arrival": {"process": "trace", "trace": traces[0]}, "count": 5},
+                        sweep={"grid": {"tasks.arrival.trace": traces}})
+    out = tmp_path / "r"
+    assert main(["sweep", str(sc), "--out", str(out), "--no-plot"]) == 0
+    stale = out / f".records.{os.getpid()}.tmp" / "tasks.arrival.trace=stale"
+    stale.mkdir(parents=True)
+    shutil.copyfile(next((out / "points").glob("*.parquet")), stale / "x.parquet")
+    assert main(["sweep", str(sc), "--out", str(out), "--no-plot"]) == 0  # finished: assembled again
+    parts = sorted(p.name for p in (out / "records").iterdir() if p.is_dir())
+    assert len(parts) == 2 and all("/" not in p and "%2F" in p for p in parts)
+    rec = read_records(out)
+    assert rec.groupby("tasks.arrival.trace").size().to_dict() == {traces[0]: 2, traces[1]: 3}
