@@ -87,10 +87,7 @@ class BlockFading(SnrProcess):
     def gains(self, i: int, n: int) -> np.ndarray:
         """:meth:`gain` of blocks i ... i + n - 1 with numpy: the same draws and the same operations
         (numpy's log, cos and sin may differ from the math module's in the last bit)."""
-        z = np.arange(n, dtype=np.uint64)
-        np.multiply(z, _U64[_GAMMA], out=z)
-        np.add(z, z, out=z)  # 2 j gamma
-        np.add(z, np.array((self.key + 2 * i * _GAMMA) & _MASK, dtype=np.uint64), out=z)
+        z = np.add(_steps(n), np.array((self.key + 2 * i * _GAMMA) & _MASK, dtype=np.uint64))  # + 2 j gamma
         if self.k is None:
             u1 = _uniform_np(z, 1)
             np.log(u1, out=u1)
@@ -249,6 +246,20 @@ def _mix(z: int) -> int:
 _U64 = {c: np.array(c, dtype=np.uint64) for c in (11, 27, 30, 31, _GAMMA, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)}
 
 
+_STEPS = np.zeros(0, dtype=np.uint64)
+
+
+def _steps(n: int) -> np.ndarray:
+    """2 j gamma (mod 2^64) for j = 0 ... n - 1: the counters' offsets of n blocks, kept and grown."""
+    global _STEPS
+    if len(_STEPS) < n:
+        z = np.arange(max(n, 2 * len(_STEPS), 64), dtype=np.uint64)
+        np.multiply(z, _U64[_GAMMA], out=z)
+        np.add(z, z, out=z)
+        _STEPS = z
+    return _STEPS[:n]
+
+
 def _uniform_np(z: np.ndarray, plus: int) -> np.ndarray:
     """((_mix(z) >> 11) + plus) * 2^-53 as float64, for an array of uint64 (``z`` is overwritten).
 
@@ -339,8 +350,8 @@ class Link:
         while budget > 0:
             n = min(n, budget, 1 << 16)
             rates = self.rate.rates_of_linear(snr.gains(i, n))
-            cum = np.cumsum(rates * tc)  # bits sent by the end of each block
-            k = int(np.searchsorted(cum, left))  # the first block by whose end all is sent
+            cum = (rates * tc).cumsum()  # bits sent by the end of each block
+            k = int(cum.searchsorted(left))  # the first block by whose end all is sent
             if k < n:
                 return (i + k) * tc + (left - (float(cum[k - 1]) if k else 0.0)) / float(rates[k]) - t0
             left, i, budget, n = left - float(cum[-1]), i + n, budget - n, 2 * n
