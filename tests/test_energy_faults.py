@@ -266,6 +266,19 @@ def test_the_energy_objective_needs_a_power_model(tmp_path, prof, capsys):
     assert "power model" in capsys.readouterr().err
 
 
+def test_the_energy_objective_needs_a_power_model_also_from_python(tmp_path, prof):
+    # simulate() runs no preflight: the engine checks the objective itself as it builds the policy
+    from sim.errors import ConfigError
+    from sim.scenario import PolicySpec
+
+    sc = _scenario(tmp_path, prof, devices={"count": 1, "hardware": "hw"})
+    spec = PolicySpec(policy="estimate", objective="energy")
+    with pytest.raises(ConfigError, match="power model") as err:
+        simulate(sc, load_profile(prof), spec, 0)
+    assert err.value.key == "objective"
+    _run(_scenario(tmp_path, prof), spec)  # with one, it runs
+
+
 @pytest.mark.parametrize("lindley", [None, False])
 def test_a_task_queued_behind_a_stalled_transfer_is_marked_as_hit_by_the_outage(tmp_path, prof, lindley):
     # device 0's upload (from 105 ms) stalls from 106 to 110 and ends at 105 + T + 4 ms; device 1

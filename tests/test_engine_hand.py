@@ -149,3 +149,19 @@ def test_a_task_dropped_on_the_way_back_ran_in_its_batch(tmp_path, batching):
     assert [r["batch"] for r in rec] == [1, 1] and [r["edge_ms"] for r in rec] == pytest.approx([2.0, 2.0])
     assert [r["uplink_ms"] for r in rec] == pytest.approx([8320 / (1e6 * math.log2(11)) * 1e3] * 2)
     assert res.busy_s["edge"] == pytest.approx(0.004)
+
+
+@pytest.mark.parametrize("devices", [1, 3])
+def test_arrivals_come_in_order_with_their_task_index_across_blocks(devices):
+    # the source reads arrivals a block at a time: a block of 4 over 10 tasks a device must give
+    # every task its own index, in time order, ties to the lower device
+    import numpy as np
+
+    from sim.engine import _arrivals
+
+    times = [np.arange(10) * 0.01 + 0.001 * d for d in range(devices)]
+    images = [np.arange(10) + 100 * d for d in range(devices)]
+    got = list(_arrivals(times, images, block=4))
+    want = sorted(((float(t), d, k, 100 * d + k) for d in range(devices) for k, t in enumerate(times[d])),
+                  key=lambda a: (a[0], a[1]))
+    assert got == want

@@ -19,6 +19,11 @@ CASES = {
     "round-robin-faults": {"devices.count": 6, "tasks.arrival.rate_per_s": 12.0, "tasks.deadline_ms": 80,
                            "faults.edge.mtbf_s": 1.0, "faults.edge.mttr_s": 0.3,
                            "faults.uplink.windows_s": [[2.0, 2.4]]},
+    # HARQ gives packets up (a block error rate of 0.3, no retransmission): lost tasks, both uplinks
+    "round-robin-lost": {"devices.count": 4, "tasks.arrival.rate_per_s": 10.0, "channel.rate.bler": 0.3,
+                         "channel.rate.max_harq": 0},
+    "fifo-finish-lost": {"devices.count": 4, "tasks.arrival.rate_per_s": 10.0, "channel.rate.bler": 0.3,
+                         "channel.rate.max_harq": 0, "channel.sharing": "fifo", "tasks.on_deadline": "finish"},
     # FIFO uplink without early leavers (Lindley's recursion), batching edge, energy on
     "fifo-finish-energy": {"devices.count": 4, "tasks.arrival.rate_per_s": 10.0, "tasks.on_deadline": "finish",
                            "channel.sharing": "fifo", "devices.power": "rpi4"},
@@ -84,6 +89,8 @@ def test_callback_tasks_give_the_process_tasks_records(case):
     if sc.tasks.on_deadline == "drop":
         dropped = fast[fast["status"] == "dropped"]
         assert (dropped["uplink_ms"] > 0).any() and (dropped["edge_wait_ms"] > 0).any()
+    if sc.channel.rate.max_harq == 0:
+        assert "lost" in statuses
     if sc.faults.edge.mtbf_s is not None:
         assert "edge-fault" in statuses
     if sc.faults.uplink.windows_s:
