@@ -11,7 +11,7 @@ from sim.results import records_frame
 from sim.scenario import load_scenario
 
 
-def _run(tmp_path, scheme="split", payload=960, local_bytes=0, seeds=(0,), **sections):
+def _run(tmp_path, scheme="split", payload=960, local_bytes=0, seeds=(0,), lindley=None, **sections):
     n = 4
     prof = write_profile(tmp_path / "p", stages={"full": {"hw": {1: 30.0}}, "head": {"hw": {1: 4.0}},
                                                  "tail": {"hw": {1: 6.0}}},
@@ -26,7 +26,7 @@ def _run(tmp_path, scheme="split", payload=960, local_bytes=0, seeds=(0,), **sec
     for k, v in sections.items():
         base[k] = {**base.get(k, {}), **v}
     sc = load_scenario(write_scenario(tmp_path / "s.yaml", prof, schemes=[scheme], **base))
-    return [records_frame(simulate(sc, load_profile(prof), scheme, s)) for s in seeds]
+    return [records_frame(simulate(sc, load_profile(prof), scheme, s, lindley)) for s in seeds]
 
 
 def test_split_task_record_by_hand(tmp_path):
@@ -42,8 +42,9 @@ def test_split_task_record_by_hand(tmp_path):
     assert row["label"] == row["image"] % 3 and row["correct"] == (row["image"] % 2 == 1)
 
 
-def test_local_task_sends_nothing_whatever_its_bytes_column(tmp_path):
-    (r,) = _run(tmp_path, scheme="local", local_bytes=5)
+@pytest.mark.parametrize("lindley", [None, False])  # a task as callbacks, and as a process
+def test_local_task_sends_nothing_whatever_its_bytes_column(tmp_path, lindley):
+    (r,) = _run(tmp_path, scheme="local", local_bytes=5, lindley=lindley)
     row = r.iloc[0]
     assert (row["bytes"], row["air_bytes"], row["batch"]) == (0, 0, 0)
     assert (row["uplink_ms"], row["edge_ms"], row["downlink_ms"], row["propagation_ms"]) == (0, 0, 0, 0)
