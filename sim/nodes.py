@@ -346,15 +346,18 @@ class Job:
 
 @dataclass(eq=False)
 class _Run:
-    """A batch on a GPU: stopped at once when every one of its jobs has been dropped, or lost when
-    the edge fails (its worker is interrupted with the cause)."""
+    """A batch on a GPU from ``start`` for ``seconds``: stopped at once when every one of its jobs
+    has been dropped, or lost when the edge fails (its GPU is woken with the cause)."""
 
-    live: int
+    jobs: list[Job]
     gpu: _Gpu
+    start: float
+    seconds: float
+    live: int = 0  # jobs still wanted
     stopped: bool = False
-    start: float = 0.0
-    seconds: float = 0.0
-    jobs: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.live = len(self.jobs)
 
 
 class _Gpu:
@@ -532,14 +535,12 @@ class EdgeServer:
                 job.queued = False
                 self.live[kind] -= 1
                 batch.append(job)
-        start = env.now
-        run = _Run(len(batch), gpu)
+        start, dt = env.now, self.batch_seconds(len(batch), kind)
+        run = _Run(batch, gpu, start, dt)
         for job in batch:
             job.times["edge_wait"] = start - job.submitted
             job.batch, job.run = len(batch), run
-        dt = self.batch_seconds(len(batch), kind)
         self.runs[run] = None
-        run.start, run.seconds, run.jobs = start, dt, batch
         gpu.after(dt, functools.partial(self._ended, run, None))
 
     def _ended(self, run: _Run, cause: str | None) -> None:
