@@ -113,6 +113,15 @@ class _Scheme:
         self.payload = self.spec.payload_bytes
         self.correct = self.spec.correct
         self.correct_of = [bool(c) for c in self.correct.tolist()]  # (Python bools: a record per task)
+        self.channel = sc.channel
+
+    def sends(self, img: int) -> tuple[int, int]:
+        """(payload bytes, packets) a task on image ``img`` sends: none for a local scheme,
+        whatever its bytes column says."""
+        if self.local:
+            return 0, 0
+        nbytes = int(self.payload[img])
+        return nbytes, packets(nbytes, self.channel)[0]
 
 
 class Simulation:
@@ -405,8 +414,7 @@ class Simulation:
     def _task(self, device: int, k: int, img: int, sch: _Scheme):
         env = self.env
         arrival, times, status = env.now, {}, "done"
-        nbytes = int(sch.payload[img]) if not sch.local else 0
-        n_pk = packets(nbytes, self.sc.channel)[0] if not sch.local else 0
+        nbytes, n_pk = sch.sends(img)
         batch, down, prop, ran = 0, 0.0, 0.0, sch
         offload = None
         try:
@@ -422,10 +430,7 @@ class Simulation:
         except simpy.Interrupt:
             status = "dropped"
             batch = times.get("batch", 0)  # dropped after its batch ran (on the way back): it ran in one
-        if offload is not None and "wait_result" not in times:
-            times["wait_result"] = env.now - offload
-        air = int(times.get("uplink_bits", 0.0) // 8)  # bytes that went on the air, headers and resends included
-        self._record(device, k, img, arrival, nbytes, air, times, batch, down, prop, status, sch, ran)
+        self._record(device, k, img, arrival, nbytes, offload, times, batch, down, prop, status, sch, ran)
 
     def _remote(self, device: int, k: int, sch: _Scheme, nbytes: int, n_pk: int, times: dict):
         """Upload, edge and result of an offloaded task: (status, batch, downlink s, propagation s)."""
@@ -505,8 +510,13 @@ class Simulation:
         tries, ok = self.rate.attempts(n_pk, self.seed, device, k)
         return [8.0 * s for s, n in zip(sizes, tries) for _ in range(n)], ok
 
-    def _record(self, device, k, img, arrival, nbytes, air, times, batch, down, prop, status, sch, ran=None) -> None:
+    def _record(self, device, k, img, arrival, nbytes, offload, times, batch, down, prop, status, sch,
+                ran=None) -> None:
+        """Write task ``k``'s record as it ends now (``offload``: when it left the device, or None)."""
         env, dl = self.env, self.sc.tasks.deadline_ms
+        if offload is not None and "wait_result" not in times:
+            times["wait_result"] = env.now - offload
+        air = int(times.get("uplink_bits", 0.0) // 8)  # bytes that went on the air, headers and resends included
         ran = ran or sch  # the scheme whose result the task got (the fallback's after a timeout)
         self.last_activity = max(self.last_activity, env.now)
         done = status == "done"
@@ -564,8 +574,7 @@ class _Task:
         env = sim.env
         self.arrival, self.times, self.is_alive = env.now, {}, True
         self.offload = self.flow = self.job = None
-        self.nbytes = int(sch.payload[img]) if not sch.local else 0
-        self.n_pk = packets(self.nbytes, sim.sc.channel)[0] if not sch.local else 0
+        self.nbytes, self.n_pk = sch.sends(img)
         drop_at = None if sim.drop_s is None else self.arrival + sim.drop_s
         end = sim.cpus[device].reserve(sch.device_s[sim.group[device]], self.times, drop_at)
         if end is not None:  # (None: dropped while queued, at its deadline)
@@ -674,12 +683,8 @@ class _Task:
 
     def _end(self, status: str, batch: int = 0, down: float = 0.0, prop: float = 0.0) -> None:
         self.is_alive = False
-        sim, times = self.sim, self.times
-        if self.offload is not None and "wait_result" not in times:
-            times["wait_result"] = sim.env.now - self.offload
-        air = int(times.get("uplink_bits", 0.0) // 8)
-        sim._record(self.device, self.k, self.img, self.arrival, self.nbytes, air, times, batch, down, prop,
-                    status, self.sch)
+        self.sim._record(self.device, self.k, self.img, self.arrival, self.nbytes, self.offload, self.times, batch,
+                         down, prop, status, self.sch)
 
 
 class _Truth:

@@ -85,7 +85,6 @@ class Cpu:
             if not started:  # dropped while queued
                 self.queued_s -= seconds
 
-
     def reserve(self, seconds: float, times: dict, drop_at: float | None = None) -> float | None:
         """Lindley's recursion: book ``seconds`` of work for a task asking now and return when it
         leaves the CPU (its end, or its drop while running), or None if it is dropped while queued.
@@ -343,6 +342,11 @@ class Job:
     batch: int = field(default=0)
     run: _Run | None = None
 
+    def finish(self) -> None:
+        """Its batch has run, or the edge lost it: tell its task."""
+        self.finished = True
+        self.done()
+
 
 @dataclass(eq=False)
 class _Run:
@@ -366,10 +370,10 @@ class _Gpu:
     cancelled by moving ``token`` on; a wake-up that a process would get as an interrupt (a full
     batch, a stop) comes as an urgent call at the same instant, as SimPy delivers interrupts."""
 
-    __slots__ = ("server", "token", "window", "run")
+    __slots__ = ("server", "token")
 
     def __init__(self, server: EdgeServer) -> None:
-        self.server, self.token, self.window, self.run = server, 0, False, None
+        self.server, self.token = server, 0
 
     def after(self, delay: float, fn: Callable, priority: int = NORMAL) -> None:
         """Call ``fn()`` ``delay`` from now, unless another call is set meanwhile."""
@@ -430,8 +434,7 @@ class EdgeServer:
                     if not job.cancelled:
                         job.queued, job.lost = False, True
                         job.times["edge_wait"], job.times["edge_work"] = env.now - job.submitted, 0.0
-                        job.finished = True
-                        job.done()
+                        job.finish()
                 self.live[kind] = 0
             for run in list(self.runs):
                 self._stop(run, "failed")
@@ -553,8 +556,7 @@ class EdgeServer:
             job.times["edge_work"] = env.now - start
             if not job.cancelled:
                 job.lost = lost
-                job.finished = True
-                job.done()
+                job.finish()
         self._look(run.gpu)
 
 
