@@ -297,3 +297,37 @@ def test_the_engine_s_gilbert_elliott_channel_spends_its_share_in_the_good_state
 
     ch = Channel(snr_db=10.0, fading=Fading(model="gilbert-elliott", good_mean_ms=30.0, bad_mean_ms=10.0))
     assert make_snr_process(ch, 0, 1).share_good(200.0) == pytest.approx(0.75, abs=0.03)
+
+
+def test_gilbert_elliott_devices_have_their_own_realisations():
+    from sim.scenario import Channel, Fading
+
+    ge = Channel(snr_db=10.0, fading=Fading(model="gilbert-elliott", good_mean_ms=1.0, bad_mean_ms=1.0))
+    seen = [tuple(make_snr_process(ge, 3, d).segment(t / 1e3) for t in range(300)) for d in (0, 1, 2)]
+    assert len(set(seen)) == 3  # devices 0, 1 and 2: three independent state sequences
+    shared = Channel(snr_db=10.0, fading=Fading(model="gilbert-elliott", good_mean_ms=1.0, bad_mean_ms=1.0,
+                                                 shared=True))
+    assert tuple(make_snr_process(shared, 3, 2).segment(t / 1e3) for t in range(300)) == seen[0]
+
+
+def test_block_offsets_grown_past_their_cache_are_2_j_gamma():
+    from sim import channel
+
+    # ask for more than any earlier call kept, so the growth path runs whatever ran before
+    n = 2 * len(channel._STEPS) + 1000
+    steps = channel._steps(n)
+    j = np.array([0, 1, 2, 63, 64, n // 2, n - 1], dtype=object)
+    want = [(2 * int(k) * channel._GAMMA) % 2**64 for k in j]
+    assert len(steps) == n and [int(steps[int(k)]) for k in j] == want
+    assert len(channel._steps(5)) == 5 and int(channel._steps(5)[4]) == (8 * channel._GAMMA) % 2**64
+
+
+def test_an_snr_process_that_stops_time_is_an_error_naming_the_instant():
+    from sim.channel import SnrProcess
+
+    class Stuck(SnrProcess):
+        def segment(self, t):
+            return -50.0, 0.25  # a segment that ends at 0.25 s whatever the time asked
+
+    with pytest.raises(RuntimeError, match=r"no progress at t=0\.25"):
+        Link(Stuck(), RateModel(Rate(), 1e6)).transfer_time(0.0, 1e9)
