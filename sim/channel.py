@@ -102,7 +102,7 @@ class BlockFading(SnrProcess):
     def block(self, t: float) -> int:
         """Index of the block holding time ``t``: block i spans [i tc, (i + 1) tc)."""
         i = int(t // self.tc)
-        while (i + 1) * self.tc <= t:  # floating point: 0.03 // 0.01 == 2
+        if (i + 1) * self.tc <= t:  # floating point: 0.03 // 0.01 == 2 (one step at most below 2^52 blocks)
             i += 1
         return i
 

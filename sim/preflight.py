@@ -12,7 +12,10 @@ import math
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
 from sim import tables
+from sim.channel import RateModel, packets
 from sim.errors import ConfigError
 from sim.profile import Profile, load_profile
 from sim.scenario import Scenario
@@ -24,6 +27,9 @@ BYTES_PER_TASK = 2_500
 BYTES_PER_SEGMENT = 64
 EVENTS_PER_TASK = 20
 MAX_EVENTS = 5e9  # about five hours of simulation at the engine's speed
+# Simulated seconds are float64: beyond 2^52 us they resolve less than a microsecond (and fading
+# blocks of a microsecond could no longer be told apart)
+MAX_HORIZON_S = 2.0**52 * 1e-6
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,9 @@ class Estimate:
         return self.tasks * EVENTS_PER_TASK + self.segments
 
 
-def estimate(sc: Scenario) -> Estimate:
-    """Tasks, simulated time and channel segments of one simulation of ``sc`` (every device group)."""
-    t, tasks, horizon = sc.tasks, 0.0, 0.0
+def _tasks_per_device(sc: Scenario) -> tuple[list[float], float]:
+    """Tasks of one device of each group (their mean over a trace's devices), and the arrivals' span."""
+    t, per, horizon = sc.tasks, [], 0.0
     for gi, g in enumerate(sc.groups):
         arr = sc.arrival_of(gi)
         if arr.process == "trace":
@@ -59,17 +65,91 @@ def estimate(sc: Scenario) -> Estimate:
                 h = float(times[n - 1]) if n else 0.0
                 horizon = max(horizon, min(h, t.duration_s) if t.duration_s is not None else h)
                 counts.append(n)
-            tasks += sum(counts) if devs is not None else counts[0] * g.count
+            per.append(sum(counts) / g.count if devs is not None else counts[0])
         else:
             rate = 1e3 / arr.period_ms if arr.process == "periodic" else arr.rate_per_s
             per_device = t.count if t.count is not None else t.duration_s * rate
-            tasks += per_device * g.count
+            per.append(per_device)
             horizon = max(horizon, t.duration_s if t.duration_s is not None else per_device / rate)
-    horizon += t.deadline_ms / 1e3
+    return per, horizon
+
+
+@dataclass(frozen=True)
+class Bottleneck:
+    """The busiest resource of one simulation: its busy time (every task served back to back)."""
+
+    seconds: float
+    key: str
+    value: object
+    what: str
+    uplink_s: float = 0.0  # the uplink's busy time (the largest over the schemes)
+
+
+def _ergodic_rate(sc: Scenario, snr_db: float) -> float:
+    """The uplink's mean rate at a mean SNR: over Rayleigh gains for block fading (a quadrature of
+    64 quantiles; Rician taken as Rayleigh), at the mean otherwise."""
+    rm = RateModel(sc.channel.rate, sc.channel.bandwidth_hz)
+    lin = 10 ** (snr_db / 10)
+    if sc.channel.fading.model in ("rayleigh", "rician"):
+        q = (np.arange(64) + 0.5) / 64
+        return float(np.mean(rm.rates_of_linear(-np.log1p(-q) * lin)))
+    return rm.rate_of_linear(lin)
+
+
+def bottleneck(sc: Scenario, profile: Profile, schemes: tuple[str, ...] = ()) -> Bottleneck:
+    """The resource that keeps a simulation of ``sc`` longest, over the schemes it may run
+    (``schemes``, default every scheme of the profile): a device's CPU (its tasks times the device
+    stages' time), the shared uplink (every task's bytes on the air at the mean rate) or the edge
+    (every task's edge stages, batch 1, over its GPUs). Arrivals do not count here (see estimate)."""
+    per, _ = _tasks_per_device(sc)
+    many = isinstance(sc.devices, tuple)
+    ch, e = sc.channel, sc.edge
+    best, uplink = Bottleneck(0.0, "tasks.count", sc.tasks.count, ""), 0.0
+    for name in schemes or tuple(profile.schemes):
+        spec = profile.schemes[name]
+        up = edge = 0.0
+        for gi, g in enumerate(sc.groups):
+            n = per[gi]
+            dev = n * profile.stage_time_ms(spec.device_stages, g.hardware) / g.speed / 1e3
+            key = f"devices[{gi}].speed" if many else "devices.speed"
+            if dev > best.seconds:
+                best = Bottleneck(dev, key, g.speed, f"{name} keeps a device's CPU {dev:.3g} s")
+            if spec.kind != "local":
+                _, air = packets(int(spec.payload_bytes.mean()), ch)
+                snr = sc.mean_snr_db(gi)
+                rate = _ergodic_rate(sc, snr)
+                up += n * g.count * (8 * air / rate if rate > 0 else math.inf)
+            edge += n * g.count * profile.stage_time_ms(spec.edge_stages, e.hardware) / e.speed / e.gpus / 1e3
+        uplink = max(uplink, up)
+        if up > best.seconds:
+            # the spectral efficiency tells a hopeless SNR (below about -32 dB) from too narrow a band
+            low_snr = min(_ergodic_rate(sc, sc.mean_snr_db(gi)) / ch.bandwidth_hz
+                          for gi in range(len(sc.groups))) < 1e-3
+            key, value = ("channel.snr_db", ch.snr_db) if low_snr else ("channel.bandwidth_hz", ch.bandwidth_hz)
+            best = Bottleneck(up, key, value, f"{name} keeps the uplink {up:.3g} s (bandwidth "
+                              f"{ch.bandwidth_hz:g} Hz, mean SNR {ch.snr_db:g} dB)")
+        if edge > best.seconds:
+            best = Bottleneck(edge, "edge.speed", e.speed, f"{name} keeps the edge {edge:.3g} s")
+    return Bottleneck(best.seconds, best.key, best.value, best.what, uplink)
+
+
+def estimate(sc: Scenario, profile: Profile | None = None, schemes: tuple[str, ...] = ()) -> Estimate:
+    """Tasks, simulated time and channel segments of one simulation of ``sc`` (every device group).
+
+    The simulated time is the arrivals' span, or with ``profile`` the busiest resource's busy time
+    where that is longer (:func:`bottleneck`), plus the deadline."""
+    per, horizon = _tasks_per_device(sc)
+    tasks = sum(n * g.count for n, g in zip(per, sc.groups))
+    uplink = math.inf
+    if profile is not None:
+        b = bottleneck(sc, profile, schemes)
+        horizon, uplink = max(horizon, b.seconds), b.uplink_s
+    horizon += sc.tasks.deadline_ms / 1e3
     f = sc.channel.fading
     channels = 1 if f.shared else sc.n_devices
-    if f.model in ("rayleigh", "rician"):  # at most the blocks the uplink's busy time spans, none kept
-        return Estimate(tasks, horizon, horizon / (f.coherence_ms / 1e3))
+    if f.model in ("rayleigh", "rician"):  # at most the blocks transfers span (a first one each), none kept
+        tc = f.coherence_ms / 1e3
+        return Estimate(tasks, horizon, min(horizon / tc, uplink / tc + tasks))
     if f.model == "gilbert-elliott":
         segments = 2 * horizon / ((f.good_mean_ms + f.bad_mean_ms) / 1e3) * channels
         return Estimate(tasks, horizon, segments, segments)
@@ -85,15 +165,21 @@ def memory_limit_bytes(workers: int = 1) -> float:
     return total / 2 / max(workers, 1)
 
 
-def check_budget(sc: Scenario, workers: int = 1) -> Estimate:
-    """Refuse a simulation that would not finish on this machine, naming the key to change."""
-    est = estimate(sc)
+def check_budget(sc: Scenario, workers: int = 1, profile: Profile | None = None,
+                 schemes: tuple[str, ...] = ()) -> Estimate:
+    """Refuse a simulation that would not finish on this machine, or whose simulated time would
+    outrun the clock's resolution, naming the key to change."""
+    b = bottleneck(sc, profile, schemes) if profile is not None else None
+    est = estimate(sc, profile, schemes)
     limit = memory_limit_bytes(workers)
     if est.memory_bytes > limit or est.events > MAX_EVENTS:
         channel = est.kept * BYTES_PER_SEGMENT > est.tasks * BYTES_PER_TASK or \
             est.segments > est.tasks * EVENTS_PER_TASK
         f = sc.channel.fading
-        if channel:
+        _, arrivals = _tasks_per_device(sc)
+        if channel and b is not None and b.seconds > arrivals:  # the work, not the arrivals, spans the time
+            key, value = b.key, b.value
+        elif channel:
             key = "channel.fading.coherence_ms" if f.model in ("rayleigh", "rician") \
                 else "channel.fading.good_mean_ms"
             value = getattr(f, key.rsplit(".", 1)[1])
@@ -105,9 +191,14 @@ def check_budget(sc: Scenario, workers: int = 1) -> Estimate:
             value = getattr(sc.tasks, key.rsplit(".", 1)[1])
         raise ConfigError(sc.source, key, value,
                           f"needs about {est.memory_bytes / 2**30:.3g} GiB and {est.events:.3g} events per "
-                          f"simulation ({est.tasks:.3g} tasks, {est.segments:.3g} channel segments); this "
-                          f"machine allows {limit / 2**30:.3g} GiB and {MAX_EVENTS:.0e} events; change it "
-                          "or pass --force")
+                          f"simulation ({est.tasks:.3g} tasks, {est.segments:.3g} channel segments over "
+                          f"{est.horizon_s:.3g} s simulated); this machine allows {limit / 2**30:.3g} GiB and "
+                          f"{MAX_EVENTS:.0e} events; change it or pass --force")
+    if b is not None and b.seconds > MAX_HORIZON_S:
+        raise ConfigError(sc.source, b.key, b.value,
+                          f"{b.what}: simulated time would reach about {b.seconds:.3g} s, beyond "
+                          f"{MAX_HORIZON_S:.3g} s where float64 seconds resolve less than a microsecond; "
+                          "change it or pass --force")
     return est
 
 
@@ -135,7 +226,7 @@ def check_point(sc: Scenario, force: bool = False, workers: int = 1) -> Profile:
     if sc.channel.fading.model == "trace":
         tables.read_snr_trace(sc.channel.fading.trace)
     if not force:
-        check_budget(sc, workers)
+        check_budget(sc, workers, profile, tuple(dict.fromkeys(names)))
     return profile
 
 
@@ -184,7 +275,7 @@ def check_all(points: list[Scenario], force: bool = False, workers: int = 1) -> 
     """Check every point before any simulation starts (each distinct profile and trace is read once)."""
     seen: set[tuple] = set()
     for sc in points:
-        sig = (sc.profile, sc.schemes, sc.devices, sc.edge.hardware, sc.tasks, sc.channel.fading)
+        sig = (sc.profile, sc.schemes, sc.devices, sc.edge, sc.tasks, sc.channel)
         if sig in seen:
             continue
         seen.add(sig)

@@ -4,6 +4,8 @@ Each case runs through the command line with one worker and with two, so that an
 where the work runs reaches the user the same way.
 """
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -323,15 +325,54 @@ def test_work_beyond_this_machine_is_refused_unless_forced(base, capsys):
                                                      "count": None, "duration_s": 1e6, "deadline_ms": 100})
     code, err = _sweep(capsys, sc, tmp / "out", 1)
     _assert_one_line(code, err, "tasks.duration_s", "--force")
-    sc = write_scenario(tmp / "s.yaml", prof, channel={"fading": {"model": "rayleigh", "coherence_ms": 1e-6}},
+    # blocks are drawn where transfers span them: 50 uploads of 2.4 ms over blocks of 1e-11 s
+    sc = write_scenario(tmp / "s.yaml", prof, channel={"fading": {"model": "rayleigh", "coherence_ms": 1e-8}},
                         tasks={"arrival": {"process": "periodic", "period_ms": 100}, "count": 50})
     code, err = _sweep(capsys, sc, tmp / "out", 1)
-    _assert_one_line(code, err, "channel.fading.coherence_ms", "1e-06")
+    _assert_one_line(code, err, "channel.fading.coherence_ms", "1e-08")
     sc = write_scenario(tmp / "s.yaml", prof, channel={"fading": {"model": "gilbert-elliott", "good_mean_ms": 1e-6,
                                                                   "bad_mean_ms": 1e-6}},
                         tasks={"arrival": {"process": "periodic", "period_ms": 100}, "count": 50})
     code, err = _sweep(capsys, sc, tmp / "out", 1)
     _assert_one_line(code, err, "channel.fading.good_mean_ms")
+
+
+# The simple profile's split task, worked by hand: 5 ms on the device, 1000 + 40 bytes (8,320 bits) on
+# an uplink of 1 MHz at 10 dB and efficiency 1 (3.46 Mbit/s), 2 ms on the edge.
+SLOW = [
+    ({"devices": {"count": 1, "hardware": "hw", "speed": 1e-12}}, "devices.speed", "5e+09 s"),  # 5 ms / 1e-12
+    ({"edge": {"hardware": "hw", "speed": 1e-13}}, "edge.speed", "2e+10 s"),  # 2 ms / 1e-13
+    ({"channel": {"bandwidth_hz": 1e-7}}, "channel.bandwidth_hz", "2.41e+10 s"),  # 8,320 bits at 0.346 bit/s
+    # 100 tasks at 1.44e-4 bit/s (a spectral efficiency of 1.4e-10: the SNR, not the band, is the problem)
+    ({"channel": {"snr_db": -100}, "tasks": {"arrival": {"process": "periodic", "period_ms": 1000}, "count": 100,
+                                             "deadline_ms": 100}}, "channel.snr_db", "5.77e+09 s"),
+]
+
+
+@pytest.mark.parametrize("sections,key,busy", SLOW, ids=[k for _, k, _ in SLOW])
+def test_work_whose_simulated_time_outruns_the_clock_is_refused_naming_its_cause(base, capsys, sections, key, busy):
+    tmp, prof = base
+    sc = write_scenario(tmp / "s.yaml", prof, **sections)
+    code, err = _sweep(capsys, sc, tmp / "out", 1)
+    _assert_one_line(code, err, key, busy, "4.5e+09 s", "--force")
+
+
+def test_fading_over_a_long_upload_is_refused_naming_what_makes_it_long(base, capsys):
+    # at -60 dB a task's 8,320 bits take 5,767 s at the mean SNR (a little more over Rayleigh gains);
+    # ten of them span 5.8e10 blocks of 1 us: the SNR, not the coherence time, makes them many
+    tmp, prof = base
+    sc = write_scenario(tmp / "s.yaml", prof, channel={"snr_db": -60, "fading": {"model": "rayleigh",
+                                                                                "coherence_ms": 1e-3}},
+                        tasks={"arrival": {"process": "periodic", "period_ms": 1000}, "count": 10, "deadline_ms": 100})
+    code, err = _sweep(capsys, sc, tmp / "out", 1)
+    _assert_one_line(code, err, "channel.snr_db", "5.8e+10 channel segments", "--force")
+
+
+def test_a_block_far_in_simulated_time_is_found_in_one_step():
+    # beyond 2^52 blocks a product i * tc no longer moves by one block: the index once looped for ever
+    code = "from sim.channel import BlockFading; print(BlockFading(0.0, 0.01, (0,)).block(1e300) > 0)"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "True", p.stderr
 
 
 def test_config_error_crosses_a_process_boundary_intact():
