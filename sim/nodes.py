@@ -365,10 +365,11 @@ class _Run:
 
 
 class _Gpu:
-    """One GPU of an :class:`EdgeServer`, as callbacks: idle (in the server's ``waiting``), waiting
-    out a batching window, or running a batch. Its one pending timer (window or batch end) is
-    cancelled by moving ``token`` on; a wake-up that a process would get as an interrupt (a full
-    batch, a stop) comes as an urgent call at the same instant, as SimPy delivers interrupts."""
+    """One GPU of an :class:`EdgeServer`, as callbacks: waiting out a batching window or running a
+    batch (an idle GPU is a count in the server, its object kept for reuse). Its one pending timer
+    (window or batch end) is cancelled by moving ``token`` on; a wake-up that a process would get
+    as an interrupt (a full batch, a stop) comes as an urgent call at the same instant, as SimPy
+    delivers interrupts."""
 
     __slots__ = ("server", "token")
 
@@ -393,11 +394,17 @@ class EdgeServer:
     stopped at once (its GPU is free), one with a job still wanted runs to its end. With one kind
     this is one FIFO queue.
 
-    Events: each GPU is a chain of callbacks (:class:`_Gpu`), no process. An idle GPU is woken
+    Events: each GPU is a chain of callbacks (:class:`_Gpu`), no process. Idle GPUs are woken
     by the first job queued at an instant, after that step; one waiting out a batching window
     sleeps until the window ends and is woken early only when some kind fills a batch (the one
     arrival that can change its choice); a running batch sleeps until its end and is cut short
     only when stopped or lost (both wake-ups urgent, at the instant, as interrupts would be).
+
+    Cost independent of the number of GPUs: GPUs that would look at the queues one after another
+    at the same instant (idle ones woken together, or ones waiting out the same window) look in
+    turn only while each takes a batch. The first that finds nothing leaves the rest idle (each
+    would find the same), and the first that waits out a window takes the rest along as riders on
+    its one timer (each would set the same timer).
     """
 
     def __init__(self, env: simpy.Environment, gpus: int, max_batch: int, max_wait_s: float,
@@ -410,8 +417,9 @@ class EdgeServer:
         self.busy_s, self.gpus = 0.0, gpus
         self.outages = outages if outages else None  # a sim.faults.Outages, or None
         self.runs: dict[_Run, None] = {}  # batches on the GPUs (in order of start)
-        self.windowed: dict[_Gpu, None] = {}  # GPUs waiting out a batching window
-        self.waiting: list[_Gpu] = [_Gpu(self) for _ in range(gpus)]  # idle GPUs, woken by a job
+        self.windowed: dict[_Gpu, int] = {}  # a GPU waiting out a batching window: GPUs riding along
+        self.idle = gpus  # idle GPUs, woken by a job
+        self._spare: list[_Gpu] = []  # the objects of idle GPUs, for reuse (made as needed)
         self._waking = False  # a wake-up of the idle GPUs is due at this instant
         self._job_in = env.event()  # succeeds when a job is queued (wakes _fail)
         if self.outages is not None:
@@ -467,13 +475,13 @@ class EdgeServer:
             self.live[kind] = 0
         q.append(job)
         self.live[kind] += 1
-        if self.waiting and not self._waking:  # idle GPUs look at the queues after this step
+        if self.idle and not self._waking:  # idle GPUs look at the queues after this step
             self._waking = True
             call_later(self.env, self._wake)
         if self.windowed and self.live[kind] >= self.max_batch:  # a full batch: no GPU waits longer
-            for gpu in list(self.windowed):
+            for gpu, riders in list(self.windowed.items()):
                 del self.windowed[gpu]
-                gpu.after(0.0, functools.partial(self._look, gpu), URGENT)
+                gpu.after(0.0, functools.partial(self._look_in_turn, gpu, riders), URGENT)
         if not self._job_in.triggered:
             self._job_in.succeed()
         return job
@@ -510,27 +518,48 @@ class EdgeServer:
                 full = h
         return full or best
 
+    def _gpu(self) -> _Gpu:
+        return self._spare.pop() if self._spare else _Gpu(self)
+
     def _wake(self, _ev) -> None:
         self._waking = False
-        gpus, self.waiting = self.waiting, []
-        for gpu in gpus:
-            self._look(gpu)
+        if self.idle:
+            riders, self.idle = self.idle - 1, 0
+            self._look_in_turn(self._gpu(), riders)
 
-    def _look(self, gpu: _Gpu) -> None:
-        """What a free GPU does next: wait for a job, wait out a batching window, or run a batch."""
+    def _window_end(self, gpu: _Gpu) -> None:
+        self._look_in_turn(gpu, self.windowed.pop(gpu))
+
+    def _look_in_turn(self, gpu: _Gpu, riders: int) -> None:
+        """``gpu``, then ``riders`` more GPUs, look at the queues one after another (see the class)."""
+        while True:
+            state = self._look(gpu)
+            if state == "run" and riders:
+                riders -= 1
+                gpu = self._gpu()
+                continue
+            if state == "window":
+                self.windowed[gpu] += riders
+            elif state == "idle":
+                self.idle += riders
+            return
+
+    def _look(self, gpu: _Gpu) -> str:
+        """What a free GPU does next: wait for a job ("idle"), wait out a batching window ("window"),
+        or run a batch ("run")."""
         env = self.env
-        self.windowed.pop(gpu, None)
         head = self._head()
         if head is None:
-            self.waiting.append(gpu)
-            return
+            self.idle += 1
+            self._spare.append(gpu)
+            return "idle"
         kind = head.kind
         if self.max_batch > 1 and self.max_wait > 0 and self.live[kind] < self.max_batch:
             deadline = head.submitted + self.max_wait  # of the oldest job still queued, now
             if env.now < deadline:
-                self.windowed[gpu] = None
-                gpu.after(deadline - env.now, functools.partial(self._look, gpu))
-                return  # (then look again: the queue may have grown, or lost its oldest job)
+                self.windowed[gpu] = 0
+                gpu.after(deadline - env.now, functools.partial(self._window_end, gpu))
+                return "window"  # (then look again: the queue may have grown, or lost its oldest job)
         batch, q = [], self.queues[kind]
         while q and len(batch) < self.max_batch:
             job = q.popleft()
@@ -545,6 +574,7 @@ class EdgeServer:
             job.batch, job.run = len(batch), run
         self.runs[run] = None
         gpu.after(dt, functools.partial(self._ended, run, None))
+        return "run"
 
     def _ended(self, run: _Run, cause: str | None) -> None:
         """The batch ends: run out, stopped (every job dropped) or cut (the edge failed)."""

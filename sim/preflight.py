@@ -25,6 +25,7 @@ from sim.scenario import Scenario
 # are drawn where a transfer spans them and never stored: work, no memory).
 BYTES_PER_TASK = 2_500
 BYTES_PER_SEGMENT = 64
+BYTES_PER_OUTAGE = 250  # a random edge outage: its (start, end) and its place in the merged schedule
 EVENTS_PER_TASK = 20
 MAX_EVENTS = 5e9  # about five hours of simulation at the engine's speed
 # Simulated seconds are float64: beyond 2^52 us they resolve less than a microsecond (and fading
@@ -40,14 +41,15 @@ class Estimate:
     horizon_s: float
     segments: float  # channel segments a simulation may draw (at most)
     kept: float = 0.0  # of which held in memory
+    outages: float = 0.0  # random edge failures drawn (and held) over the simulated time
 
     @property
     def memory_bytes(self) -> float:
-        return self.tasks * BYTES_PER_TASK + self.kept * BYTES_PER_SEGMENT
+        return self.tasks * BYTES_PER_TASK + self.kept * BYTES_PER_SEGMENT + self.outages * BYTES_PER_OUTAGE
 
     @property
     def events(self) -> float:
-        return self.tasks * EVENTS_PER_TASK + self.segments
+        return self.tasks * EVENTS_PER_TASK + self.segments + self.outages
 
 
 def _tasks_per_device(sc: Scenario) -> tuple[list[float], float]:
@@ -145,15 +147,16 @@ def estimate(sc: Scenario, profile: Profile | None = None, schemes: tuple[str, .
         b = bottleneck(sc, profile, schemes)
         horizon, uplink = max(horizon, b.seconds), b.uplink_s
     horizon += sc.tasks.deadline_ms / 1e3
-    f = sc.channel.fading
+    f, e = sc.channel.fading, sc.faults.edge
     channels = 1 if f.shared else sc.n_devices
+    outages = 2 * horizon / (e.mtbf_s + e.mttr_s) if e.mtbf_s else 0.0  # drawn up to twice the time asked
     if f.model in ("rayleigh", "rician"):  # at most the blocks transfers span (a first one each), none kept
         tc = f.coherence_ms / 1e3
-        return Estimate(tasks, horizon, min(horizon / tc, uplink / tc + tasks))
+        return Estimate(tasks, horizon, min(horizon / tc, uplink / tc + tasks), outages=outages)
     if f.model == "gilbert-elliott":
         segments = 2 * horizon / ((f.good_mean_ms + f.bad_mean_ms) / 1e3) * channels
-        return Estimate(tasks, horizon, segments, segments)
-    return Estimate(tasks, horizon, 0.0)
+        return Estimate(tasks, horizon, segments, segments, outages)
+    return Estimate(tasks, horizon, 0.0, outages=outages)
 
 
 def memory_limit_bytes(workers: int = 1) -> float:
@@ -177,7 +180,10 @@ def check_budget(sc: Scenario, workers: int = 1, profile: Profile | None = None,
             est.segments > est.tasks * EVENTS_PER_TASK
         f = sc.channel.fading
         _, arrivals = _tasks_per_device(sc)
-        if channel and b is not None and b.seconds > arrivals:  # the work, not the arrivals, spans the time
+        if est.outages * BYTES_PER_OUTAGE > max(est.tasks * BYTES_PER_TASK, est.kept * BYTES_PER_SEGMENT) or \
+                est.outages > max(est.tasks * EVENTS_PER_TASK, est.segments):
+            key, value = "faults.edge.mtbf_s", sc.faults.edge.mtbf_s  # failures and repairs come too often
+        elif channel and b is not None and b.seconds > arrivals:  # the work, not the arrivals, spans the time
             key, value = b.key, b.value
         elif channel:
             key = "channel.fading.coherence_ms" if f.model in ("rayleigh", "rician") \
@@ -191,7 +197,8 @@ def check_budget(sc: Scenario, workers: int = 1, profile: Profile | None = None,
             value = getattr(sc.tasks, key.rsplit(".", 1)[1])
         raise ConfigError(sc.source, key, value,
                           f"needs about {est.memory_bytes / 2**30:.3g} GiB and {est.events:.3g} events per "
-                          f"simulation ({est.tasks:.3g} tasks, {est.segments:.3g} channel segments over "
+                          f"simulation ({est.tasks:.3g} tasks, {est.segments:.3g} channel segments, "
+                          f"{est.outages:.3g} edge outages over "
                           f"{est.horizon_s:.3g} s simulated); this machine allows {limit / 2**30:.3g} GiB and "
                           f"{MAX_EVENTS:.0e} events; change it or pass --force")
     if b is not None and b.seconds > MAX_HORIZON_S:

@@ -242,7 +242,7 @@ class Energy:
 def _check_windows(windows: tuple) -> str | None:
     for w in windows:
         if len(w) != 2 or not 0 <= w[0] < w[1] <= BIG:
-            return f"must list [start, end] windows in seconds with 0 <= start < end (got {list(w)})"
+            return f"must list [start, end] windows in seconds with 0 <= start < end <= {BIG:g}; {list(w)} is not"
     return None
 
 
@@ -395,18 +395,19 @@ def from_dict(data: dict, source: str | Path, base: Path | None = None) -> Scena
             raise ConfigError(source, f"sweep.grid.{k}", k, "cannot sweep this key")
         if not isinstance(values, (list, tuple)) or not values:
             raise ConfigError(source, f"sweep.grid.{k}", values, "must be a non-empty list of values")
-        seen = set()
-        for v in values:
-            text = repr(v)
-            if text in seen:
-                raise ConfigError(source, f"sweep.grid.{k}", v, "is repeated; each value once")
-            seen.add(text)
-        for v in values:  # every swept key must exist and take each of its values
+        seen: dict[str, object] = {}
+        for v in values:  # every swept key must exist and take each of its values, each once
             try:
-                points.append(override(sc, {k: v}))
+                point = override(sc, {k: v})
             except ConfigError as e:
                 key = e.key if e.key.startswith("sweep.grid.") else f"sweep.grid.{k} -> {e.key}"
                 raise ConfigError(source, key, v, e.problem) from None
+            text = repr(point)  # as resolved: 0 and 0.0, or two spellings of one path, are one value
+            if text in seen:
+                raise ConfigError(source, f"sweep.grid.{k}", v,
+                                  f"is repeated (the same point as {seen[text]!r}); each value once")
+            seen[text] = v
+            points.append(point)
     if sc.sweep.grid and math.prod(len(v) for v in sc.sweep.grid.values()) <= 4096:
         points = [override(sc, dict(zip(sc.sweep.grid, combo)))
                   for combo in itertools.product(*sc.sweep.grid.values())]

@@ -104,6 +104,10 @@ SCENARIO_CASES = [
     ("seeds negative", {"seeds": [0, -1]}, "seeds", "-1"),
     ("seeds repeated", {"seeds": [3, 3]}, "seeds", "3"),
     ("grid value repeated", {"sweep": {"grid": {"channel.snr_db": [1, 2, 1]}}}, "sweep.grid.channel.snr_db", "1"),
+    ("grid value repeated as a float", {"sweep": {"grid": {"channel.snr_db": [0, 5, 0.0]}}},
+     "sweep.grid.channel.snr_db", "same point as 0"),
+    ("grid window beyond 1e9 s", {"faults": {"edge": {"windows_s": [[0, 1e300]]}}}, "faults.edge.windows_s",
+     "end <= 1e+09; [0.0, 1e+300] is not"),
     ("grid not a mapping", {"sweep": {"grid": [1, 2]}}, "sweep.grid", "[1, 2]"),
     ("grid key not a string", {"sweep": {"grid": {5: [1, 2]}}}, "sweep.grid", "5"),
     ("grid nested mapping", {"sweep": {"grid": {"channel": {"snr_db": [1]}}}}, "sweep.grid.channel", "snr_db"),
@@ -335,6 +339,11 @@ def test_work_beyond_this_machine_is_refused_unless_forced(base, capsys):
                         tasks={"arrival": {"process": "periodic", "period_ms": 100}, "count": 50})
     code, err = _sweep(capsys, sc, tmp / "out", 1)
     _assert_one_line(code, err, "channel.fading.good_mean_ms")
+    # an edge failing and repaired every 2 ns over 5 s: 5e9 outages, each kept (once a hang)
+    sc = write_scenario(tmp / "s.yaml", prof, faults={"edge": {"mtbf_s": 1e-9, "mttr_s": 1e-9}},
+                        tasks={"arrival": {"process": "periodic", "period_ms": 100}, "count": 50})
+    code, err = _sweep(capsys, sc, tmp / "out", 1)
+    _assert_one_line(code, err, "faults.edge.mtbf_s", "1e-09", "5.1e+09 edge outages")
 
 
 # The simple profile's split task, worked by hand: 5 ms on the device, 1000 + 40 bytes (8,320 bits) on

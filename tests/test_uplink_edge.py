@@ -124,3 +124,30 @@ def test_an_outage_cuts_a_running_batch_with_nothing_queued_behind_it():
     log = edge_log(1, 1, 0.0, [("a", "k", 0), ("b", "k", 8), ("c", "k", 16)], outages=[(5, 8), (12, 15)],
                    ms=2.0**-10)
     assert log == [("a", 5.0, None, 0.0), ("b", 12.0, None, 0.0), ("c", 27.0, 1, 0.0)]
+
+
+def test_a_million_gpus_serve_as_many_would_and_all_come_back_idle():
+    # batches of up to 2, a 5 ms window, 10 + n ms a batch. a1, a2, a3 (0) and b1 (1). At 0 kind a is
+    # full: one GPU runs a1 a2, 0-12; the next waits out a3's window (all the others with it). At 5
+    # a3 runs alone, 5-16, and the next GPU waits out b1's window (1 + 5): b1 runs 6-17
+    import simpy
+
+    from sim.nodes import EdgeServer
+
+    env, ms, log = simpy.Environment(), 1e-3, []
+    edge = EdgeServer(env, 10**6, 2, 5 * ms, lambda n, kind: (10 + n) * ms)
+
+    def job(name, kind, at):
+        yield env.timeout(at * ms)
+        times = {}
+        n = yield from edge.infer(times, kind)
+        log.append((name, round(env.now / ms, 6), n, round(times["edge_wait"] / ms, 6)))
+
+    for name, kind, at in [("a1", "a", 0), ("a2", "a", 0), ("a3", "a", 0), ("b1", "b", 1)]:
+        env.process(job(name, kind, at))
+    env.run()
+    assert log == [("a1", 12.0, 2, 0.0), ("a2", 12.0, 2, 0.0), ("a3", 16.0, 1, 5.0), ("b1", 17.0, 1, 5.0)]
+    assert edge.idle == 10**6 and not edge.windowed and not edge.runs  # every GPU counted back
+    # a GPU object for each of the three that ran and one that looked after b1 started and found
+    # nothing; none for the other 999,996
+    assert len(edge._spare) == 4
