@@ -273,4 +273,7 @@ def policy_class(spec: PolicySpec, source: str = "(scenario)", key: str = "schem
         raise ConfigError(source, f"{key}.policy", spec.policy, f"module {mod} has no {cls}") from None
     if not (isinstance(obj, type) and callable(getattr(obj, "choose", None))):
         raise ConfigError(source, f"{key}.policy", spec.policy, "must be a class with a choose(obs) method")
+    if getattr(obj, "choose", None) is Policy.choose:
+        raise ConfigError(source, f"{key}.policy", spec.policy,
+                          "does not implement choose(obs); subclass sim.policies.Policy and define it")
     return obj

@@ -343,6 +343,18 @@ class Scenario:
     def arrival_of(self, group: int) -> Arrival:
         return self.groups[group].arrival or self.tasks.arrival
 
+    def validate(self, file: str, prefix: str) -> None:
+        """Each group's mean SNR (channel.snr_db with its offset or path loss) within [-100, 100] dB."""
+        many = isinstance(self.devices, tuple)
+        for gi, g in enumerate(self.groups):
+            snr = self.mean_snr_db(gi)
+            if not -100 <= snr <= 100:
+                key = "distance_m" if g.distance_m is not None else "snr_offset_db"
+                where = f"devices[{gi}].{key}" if many else f"devices.{key}"
+                raise ConfigError(file, where, getattr(g, key),
+                                  f"gives the devices a mean SNR of {snr:.4g} dB (channel.snr_db "
+                                  f"{self.channel.snr_db:g}), beyond [-100, 100] dB")
+
 
 def _resolve_paths(data: dict, base: Path) -> None:
     """Make profile and trace paths absolute, relative to the scenario file."""

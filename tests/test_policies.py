@@ -346,6 +346,12 @@ BAD = [
     ({"schemes": ["split", {"policy": "fixed", "scheme": "split"}]}, "schemes", "split"),
     ({"schemes": [{"policy": "no_such_module_xyz:Thing"}]}, "schemes[0].policy", "no_such_module_xyz:Thing"),
     ({"schemes": [{"policy": "sim.policies:Nothing"}]}, "schemes[0].policy", "sim.policies:Nothing"),
+    ({"schemes": [{"policy": "sim.policies:Policy"}]}, "schemes[0].policy", "does not implement choose"),
+    # 10 dB - 10 x 8 x log10(1e7 / 100) = -390 dB at 10,000 km with exponent 8
+    ({"devices": [{"count": 1, "hardware": "hw", "distance_m": 1e7}], "channel": {"path_loss": {"exponent": 8}}},
+     "devices[0].distance_m", "mean SNR of -390 dB"),
+    ({"devices": {"count": 1, "hardware": "hw", "snr_offset_db": -95}, "channel": {"snr_db": -10}},
+     "devices.snr_offset_db", "mean SNR of -105 dB"),
     ({"devices": []}, "devices", "[]"),
     ({"devices": [{"count": 1, "hardware": "hw", "distance_m": 10, "snr_offset_db": 3}]},
      "devices[0].snr_offset_db", "3"),
