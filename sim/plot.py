@@ -19,8 +19,7 @@ line style, however many there are.
 """
 from __future__ import annotations
 
-import pickle
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -41,8 +40,8 @@ _LINES = ["-", "--", ":", "-."]
 _MARKERS = "osD^v<>ph*"
 
 
-def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The results folder's scenario and tables; one ConfigError naming the file for any problem."""
+def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """The results folder's scenario and summary tables; one ConfigError naming the file for any problem."""
     if not folder.is_dir():
         raise ConfigError(folder, "(results folder)", str(folder),
                           "is not a folder; run 'aecnn-sim run' or 'sweep' first")
@@ -69,8 +68,12 @@ def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]
         if df.empty:
             raise ConfigError(folder / n, "(file)", None, "has no rows; rerun the scenario to rebuild it")
         frames.append(df)
-    keys = list((sc.get("sweep") or {}).get("grid") or {})
-    try:  # only the columns the figures draw
+    return (sc, *frames)
+
+
+def _load_records(folder: Path, keys: list[str]) -> pd.DataFrame:
+    """The records' columns the figures draw; one ConfigError for a damaged dataset."""
+    try:
         rec = read_records(folder, keys + ["scheme", "status", "latency_ms", "correct", *STAGE_COLUMNS])
     except (OSError, ValueError, pa.ArrowException) as e:
         raise ConfigError(folder / "records", "(records dataset)", str(e).splitlines()[0] if str(e) else None,
@@ -78,63 +81,20 @@ def _load(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]
     missing = [c for c in ("scheme", "status", "latency_ms", "correct") if c not in rec.columns]
     if missing:
         raise ConfigError(folder / "records", missing[0], None, "column missing; rerun the scenario to rebuild it")
-    return (sc, *frames, rec)
-
-
-class _Writers:
-    """Processes that write figures while the next is drawn: rendering a PNG, SVG and PDF takes
-    most of plotting's time, and a figure, pickled, renders the same in another process."""
-
-    def __init__(self, workers: int) -> None:
-        self.pool = None
-        if workers > 1:
-            from sim.runner import worker_signals  # Ctrl-C and SIGTERM as for the points' workers
-
-            self.pool = ProcessPoolExecutor(max_workers=workers, initializer=worker_signals)
-        self.futures: list[Future] = []
-
-    def close(self, wait: bool = True) -> None:
-        if self.pool is None:
-            return
-        try:
-            for f in self.futures:
-                if wait:
-                    f.result()  # an error while writing is raised here
-        finally:
-            self.pool.shutdown(wait=wait, cancel_futures=not wait)
-
-
-_writers = _Writers(1)  # replaced inside plot_results(workers=N)
-
-
-def _write(fig, folder: Path, name: str, ext: str) -> Path:
-    p = folder / f"{name}.{ext}"
-    tmp = folder / f".{name}.tmp.{ext}"
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    tmp.replace(p)
-    return p
-
-
-def _write_pickled(blob: bytes, folder: Path, name: str, ext: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = pickle.loads(blob)
-    try:
-        return _write(fig, folder, name, ext)
-    finally:
-        plt.close(fig)
+    return rec
 
 
 def _save(fig, folder: Path, name: str, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Write ``fig`` in each format, each file atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    if _writers.pool is None:
-        return [_write(fig, folder, name, ext) for ext in formats]
-    blob = pickle.dumps(fig)
-    _writers.futures += [_writers.pool.submit(_write_pickled, blob, folder, name, ext) for ext in formats]
-    return [folder / f"{name}.{ext}" for ext in formats]
+    out = []
+    for ext in formats:
+        p = folder / f"{name}.{ext}"
+        tmp = folder / f".{name}.tmp.{ext}"
+        fig.savefig(tmp, dpi=130, bbox_inches="tight")
+        tmp.replace(p)
+        out.append(p)
+    return out
 
 
 def _tick(v, _pos) -> str:  # (module functions: a figure with them pickles)
@@ -238,208 +198,287 @@ def plot_results(folder: str | Path, x: str | None = None, schemes: list[str] | 
 
     ``x``: the swept key on the x axis (default the mean SNR where swept, else the first swept
     key); ``schemes``: labels or shell patterns of the schemes and policies to draw (default all);
-    ``formats``: any of png, svg, pdf; ``workers``: processes that write the files while the
-    next figure is drawn (the files a fresh process writes alone; in a process that drew other
-    figures before, matplotlib's font state may move text by a pixel either way).
+    ``formats``: any of png, svg, pdf; ``workers``: processes that draw and write the figures, a
+    figure each, each process reading the results once (a figure is drawn the same in any process,
+    up to matplotlib's font state, which may move text by a pixel in a process that drew others).
     """
-    global _writers
-    _writers = _Writers(workers)
-    done = False
+    figs = _Figures(Path(folder), x, schemes, tuple(formats))  # every argument checked here, records not read
+    names = figs.figure_names()
+    if workers <= 1 or len(names) <= 1:
+        return [p for n in names for p in figs.draw_figure(n)]
+    from sim.runner import _stop_pool, stop_signals, worker_signals  # Ctrl-C and SIGTERM as for the points
+
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(names)), initializer=worker_signals)
     try:
-        out = _plot_results(folder, x, schemes, formats)
-        done = True
-    finally:
-        _writers.close(wait=done)
-        _writers = _Writers(1)
+        with stop_signals():
+            futures = [pool.submit(_draw_in_worker, Path(folder), x, schemes, tuple(formats), n) for n in names]
+            out = [p for f in futures for p in f.result()]  # an error arrives intact (ConfigError pickles)
+    except BaseException:
+        _stop_pool(pool)  # no worker left drawing (a file is written by a rename: none half-written)
+        raise
+    pool.shutdown()
     return out
 
 
-def _plot_results(folder, x, schemes, formats) -> list[Path]:
+_worker_figures: tuple | None = None  # (arguments, _Figures) of the folder this worker process draws
+
+
+def _draw_in_worker(folder: Path, x, schemes, formats, name: str) -> list[Path]:
+    global _worker_figures
+    key = (str(folder), x, tuple(schemes or ()), formats)
+    if _worker_figures is None or _worker_figures[0] != key:
+        _worker_figures = (key, _Figures(folder, x, schemes, formats))
+    return _worker_figures[1].draw_figure(name)
+
+
+def _matplotlib():
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker  # noqa: F401  (matplotlib.ticker below)
+    import matplotlib.ticker  # noqa: F401  (matplotlib.ticker in the figures)
 
-    folder = Path(folder)
-    sc, summary, ci, rec = _load(folder)
-    keys = list(sc.get("sweep", {}).get("grid", {}) or {})
-    if x is not None and x not in keys:
-        raise ConfigError("(command line)", "--x", x,
-                          f"is not a swept key of {folder} (swept: {', '.join(keys) or 'none'})")
-    x = x or ("channel.snr_db" if "channel.snr_db" in keys else (keys[0] if keys else None))
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise ConfigError("(command line)", "--formats", ",".join(formats), f"must be among {', '.join(FORMATS)}")
-    labels = list(dict.fromkeys(summary["scheme"]))
-    if schemes:
-        keep = [s for s in labels if any(fnmatchcase(s, p) for p in schemes)]
-        if not keep:
-            raise ConfigError("(command line)", "--schemes", " ".join(schemes),
-                              f"matches no scheme of {folder} (it has: {', '.join(labels)})")
-        summary, ci = summary[summary["scheme"].isin(keep)], ci[ci["scheme"].isin(keep)]
-        rec = rec[rec["scheme"].isin(keep)]
-        labels = keep
-    names = key_names(sc, keys)
-    style = styles(labels)
-    policies = _policy_labels(sc)
-    base_deadline = float(sc["tasks"]["deadline_ms"])
-    figdir, out, formats = folder / "figures", [], tuple(formats)
-    others = [k for k in keys if k != x]
+    return matplotlib
 
-    def deadline(combo: dict) -> float:
-        return float(combo.get("tasks.deadline_ms", base_deadline))
 
-    def draw(ax, s, xs, ys, err=None, label=None, ls=None):
-        colour, line, marker = style[s]
-        mine = s in policies
+class _Figures:
+    """A results folder's figures: what they share (tables, labels, styles, the x key), each figure
+    a method; the records are read when a figure first needs them."""
+
+    def __init__(self, folder: Path, x: str | None, schemes: list[str] | None, formats: tuple[str, ...]) -> None:
+        sc, summary, ci = _load(folder)
+        keys = list(sc.get("sweep", {}).get("grid", {}) or {})
+        if x is not None and x not in keys:
+            raise ConfigError("(command line)", "--x", x,
+                              f"is not a swept key of {folder} (swept: {', '.join(keys) or 'none'})")
+        x = x or ("channel.snr_db" if "channel.snr_db" in keys else (keys[0] if keys else None))
+        bad = [f for f in formats if f not in FORMATS]
+        if bad or not formats:
+            raise ConfigError("(command line)", "--formats", ",".join(formats), f"must be among {', '.join(FORMATS)}")
+        labels = list(dict.fromkeys(summary["scheme"]))
+        if schemes:
+            keep = [s for s in labels if any(fnmatchcase(s, p) for p in schemes)]
+            if not keep:
+                raise ConfigError("(command line)", "--schemes", " ".join(schemes),
+                                  f"matches no scheme of {folder} (it has: {', '.join(labels)})")
+            summary, ci = summary[summary["scheme"].isin(keep)], ci[ci["scheme"].isin(keep)]
+            labels = keep
+        self.folder, self.sc, self.summary, self.ci, self.keys, self.x = folder, sc, summary, ci, keys, x
+        self.labels, self.names, self.style = labels, key_names(sc, keys), styles(labels)
+        self.policies = _policy_labels(sc)
+        self.base_deadline = float(sc["tasks"]["deadline_ms"])
+        self.figdir, self.formats = folder / "figures", formats
+        self.others = [k for k in keys if k != x]
+        self._rec: pd.DataFrame | None = None
+
+    @property
+    def rec(self) -> pd.DataFrame:
+        if self._rec is None:
+            rec = _load_records(self.folder, self.keys)
+            self._rec = rec[rec["scheme"].isin(self.labels)] if len(self.labels) < rec["scheme"].nunique() else rec
+        return self._rec
+
+    def figure_names(self) -> list[str]:
+        """The figures this folder has, in drawing order."""
+        out = ["hit_rate", "latency_cdf", "stage_breakdown", "acc_vs_deadline"]
+        if any(s in self.policies for s in self.labels):
+            out.append("choices")
+        if "energy_per_task_j" in self.ci.columns and self.ci["energy_per_task_j"].notna().any():
+            out += ["energy", "energy_latency"]
+        if "lost_to_faults_rate" in self.ci.columns:
+            out.append("faults")
+        return out
+
+    def draw_figure(self, name: str) -> list[Path]:
+        import matplotlib.pyplot as plt
+
+        _matplotlib()
+        return getattr(self, f"_{name}")(plt)
+
+    def deadline(self, combo: dict) -> float:
+        return float(combo.get("tasks.deadline_ms", self.base_deadline))
+
+    def draw(self, ax, s, xs, ys, err=None, label=None, ls=None):
+        colour, line, marker = self.style[s]
+        mine = s in self.policies
         ax.errorbar(xs, ys, yerr=err, color=colour, ls=ls or line, marker=marker, ms=5 if mine else 4,
                     lw=2.2 if mine else 1.2, capsize=3, label=label)
 
-    # hit_rate: columns per value of the first other key, line styles for the rest
-    col_key, style_keys = (others[0], others[1:]) if others else (None, [])
-    columns = _combos(ci, [col_key]) if col_key else [{}]
-    fig, axes = plt.subplots(2, len(columns), figsize=(5.2 * len(columns) + 1.5, 7.6), squeeze=False,
-                             sharey=True)
-    for j, col in enumerate(columns):
-        d_col = _select(ci, col)
-        for row, (metric, ylabel) in enumerate([("hit_rate", "deadline hit rate"),
-                                               ("acc_within_deadline", "accuracy within deadline")]):
-            ax = axes[row][j]
+    def panels(self) -> tuple[list[dict], str]:
+        panels, total = _panels(self.rec, self.keys, self.x)
+        return panels, (f" ({len(panels)} of {total} combinations)" if total > len(panels) else "")
+
+    def _hit_rate(self, plt) -> list[Path]:
+        """Deadline hit rate and accuracy within the deadline against the x key."""
+        matplotlib, sc, summary, ci, labels = _matplotlib(), self.sc, self.summary, self.ci, self.labels
+        names, style, x, others, figdir = self.names, self.style, self.x, self.others, self.figdir
+        formats, deadline, draw, folder = self.formats, self.deadline, self.draw, self.folder
+        # hit_rate: columns per value of the first other key, line styles for the rest
+        col_key, style_keys = (others[0], others[1:]) if others else (None, [])
+        columns = _combos(ci, [col_key]) if col_key else [{}]
+        fig, axes = plt.subplots(2, len(columns), figsize=(5.2 * len(columns) + 1.5, 7.6), squeeze=False,
+                                 sharey=True)
+        for j, col in enumerate(columns):
+            d_col = _select(ci, col)
+            for row, (metric, ylabel) in enumerate([("hit_rate", "deadline hit rate"),
+                                                   ("acc_within_deadline", "accuracy within deadline")]):
+                ax = axes[row][j]
+                for s in labels:
+                    d = d_col[d_col["scheme"] == s]
+                    if x is None:
+                        ax.bar(s, d[metric].iloc[0], yerr=d[f"{metric}_ci95"].fillna(0).iloc[0], capsize=3,
+                               color=style[s][0])
+                        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+                        continue
+                    for k, combo in enumerate(_combos(d, style_keys)):
+                        g = _select(d, combo).sort_values(x)
+                        extra = "".join(f", {names[kk]}={fmt(v)}" for kk, v in combo.items())
+                        ls = _LINES[k % len(_LINES)] if style_keys else None
+                        draw(ax, s, g[x], g[metric], g[f"{metric}_ci95"].fillna(0), s + extra, ls)
+                        bound = {"hit_rate": "hit_bound", "acc_within_deadline": "acc_bound"}[metric]
+                        if bound in g.columns and g[bound].notna().any():
+                            ax.plot(g[x], g[bound], color="k", ls=ls or "-", lw=1.0, alpha=0.8,
+                                    label=f"{s} bound (no policy above){extra}")
+                if x is not None:
+                    ax.set_xlabel("mean SNR (dB)" if x == "channel.snr_db" else names[x])
+                    xs = pd.to_numeric(ci[x], errors="coerce")
+                    if x != "channel.snr_db" and xs.notna().all() and xs.min() > 0 and xs.max() / xs.min() >= 8:
+                        ax.set_xscale("log", base=2)  # counts and rates swept by doubling
+                        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_tick))
+                if j == 0:
+                    ax.set_ylabel(ylabel)
+                ax.set_ylim(-0.03, 1.03)
+                ax.grid(alpha=0.3)
+                title = _title(col, names)  # names the deadline already where the columns are deadlines
+                if "tasks.deadline_ms" in style_keys:
+                    title += " (deadline per line style)"
+                elif "tasks.deadline_ms" not in (col_key, x):
+                    title += ("; " if title else "") + f"deadline {fmt(deadline(col))} ms"
+                ax.set_title(title, fontsize=9)
+            if summary["tasks"].sum() == 0:
+                for row in axes:
+                    _say_if_empty(row[j], pd.DataFrame())
+        if x is not None:
+            _legend(fig, axes[0][0])
+        fig.suptitle(f"{sc.get('name', folder.name)}: 95% intervals over {int(ci['seeds'].max())} seed(s)", fontsize=10)
+        fig.tight_layout()
+        out = _save(fig, figdir, "hit_rate", formats)
+        plt.close(fig)
+        return out
+
+    def _latency_cdf(self, plt) -> list[Path]:
+        """Latency CDF per scheme, a panel per combination."""
+        matplotlib, labels, names, style, policies = _matplotlib(), self.labels, self.names, self.style, self.policies
+        figdir, formats, deadline, rec = self.figdir, self.formats, self.deadline, self.rec
+        panels, note = self.panels()
+        fig, axes = _grid(plt, len(panels), 4.6, 3.8)
+        for ax, combo in zip(axes, panels):
+            r = _select(rec, combo)
+            _say_if_empty(ax, r)
             for s in labels:
-                d = d_col[d_col["scheme"] == s]
-                if x is None:
-                    ax.bar(s, d[metric].iloc[0], yerr=d[f"{metric}_ci95"].fillna(0).iloc[0], capsize=3,
-                           color=style[s][0])
-                    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-                    continue
-                for k, combo in enumerate(_combos(d, style_keys)):
-                    g = _select(d, combo).sort_values(x)
-                    extra = "".join(f", {names[kk]}={fmt(v)}" for kk, v in combo.items())
-                    ls = _LINES[k % len(_LINES)] if style_keys else None
-                    draw(ax, s, g[x], g[metric], g[f"{metric}_ci95"].fillna(0), s + extra, ls)
-                    bound = {"hit_rate": "hit_bound", "acc_within_deadline": "acc_bound"}[metric]
-                    if bound in g.columns and g[bound].notna().any():
-                        ax.plot(g[x], g[bound], color="k", ls=ls or "-", lw=1.0, alpha=0.8,
-                                label=f"{s} bound (no policy above){extra}")
-            if x is not None:
-                ax.set_xlabel("mean SNR (dB)" if x == "channel.snr_db" else names[x])
-                xs = pd.to_numeric(ci[x], errors="coerce")
-                if x != "channel.snr_db" and xs.notna().all() and xs.min() > 0 and xs.max() / xs.min() >= 8:
-                    ax.set_xscale("log", base=2)  # counts and rates swept by doubling
-                    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_tick))
-            if j == 0:
-                ax.set_ylabel(ylabel)
-            ax.set_ylim(-0.03, 1.03)
+                mine = r[r["scheme"] == s]
+                lat = np.sort(mine[mine["status"] == "done"]["latency_ms"].to_numpy())
+                if len(lat):
+                    colour, line, _m = style[s]
+                    ax.step(lat, np.arange(1, len(lat) + 1) / len(mine), where="post", label=s, color=colour, ls=line,
+                            lw=2.2 if s in policies else 1.2)
+            ax.axvline(deadline(combo), color="k", ls="--", lw=0.8)
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_tick_rounded))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.set_xlabel("latency (ms)")
+            ax.set_ylabel("fraction of tasks done")
+            ax.set_title(_title(combo, names) + (f"; deadline {fmt(deadline(combo))} ms"), fontsize=8)
             ax.grid(alpha=0.3)
-            title = _title(col, names)  # names the deadline already where the columns are deadlines
-            if "tasks.deadline_ms" in style_keys:
-                title += " (deadline per line style)"
-            elif "tasks.deadline_ms" not in (col_key, x):
-                title += ("; " if title else "") + f"deadline {fmt(deadline(col))} ms"
-            ax.set_title(title, fontsize=9)
-        if summary["tasks"].sum() == 0:
-            for row in axes:
-                _say_if_empty(row[j], rec.iloc[:0])
-    if x is not None:
-        _legend(fig, axes[0][0])
-    fig.suptitle(f"{sc.get('name', folder.name)}: 95% intervals over {int(ci['seeds'].max())} seed(s)", fontsize=10)
-    fig.tight_layout()
-    out += _save(fig, figdir, "hit_rate", formats)
-    plt.close(fig)
+        if not rec.empty:
+            _legend(fig, axes[0])
+        fig.suptitle(f"latency CDF{note}", fontsize=10)
+        fig.tight_layout()
+        out = _save(fig, figdir, "latency_cdf", formats)
+        plt.close(fig)
+        return out
 
-    panels, total = _panels(rec, keys, x)
-    note = f" ({len(panels)} of {total} combinations)" if total > len(panels) else ""
+    def _stage_breakdown(self, plt) -> list[Path]:
+        """Mean time per stage of completed tasks, per scheme."""
+        labels, names, figdir, formats, deadline = self.labels, self.names, self.figdir, self.formats, self.deadline
+        rec = self.rec
+        panels, note = self.panels()
+        fig, axes = _grid(plt, len(panels), 4.4, 0.35 * len(labels) + 1.8)
+        for ax, combo in zip(axes, panels):
+            r = _select(rec, combo)
+            _say_if_empty(ax, r)
+            done = r[r["status"] == "done"]
+            means = done.groupby("scheme")[list(STAGE_COLUMNS)].mean().reindex(labels).fillna(0)
+            left = np.zeros(len(labels))
+            for c in STAGE_COLUMNS:
+                ax.barh(range(len(labels)), means[c], left=left, label=STAGE_LABELS[c])
+                left += means[c].to_numpy(dtype=float)
+            ax.set_yticks(range(len(labels)), labels, fontsize=7)
+            ax.invert_yaxis()
+            ax.axvline(deadline(combo), color="k", ls="--", lw=0.8)
+            ax.set_xlabel("mean time of completed tasks (ms)")
+            ax.set_title(_title(combo, names) + f"; deadline {fmt(deadline(combo))} ms", fontsize=8)
+        _legend(fig, axes[0])
+        fig.suptitle(f"where the time goes{note}", fontsize=10)
+        fig.tight_layout()
+        out = _save(fig, figdir, "stage_breakdown", formats)
+        plt.close(fig)
+        return out
 
-    fig, axes = _grid(plt, len(panels), 4.6, 3.8)
-    for ax, combo in zip(axes, panels):
-        r = _select(rec, combo)
-        _say_if_empty(ax, r)
-        for s in labels:
-            mine = r[r["scheme"] == s]
-            lat = np.sort(mine[mine["status"] == "done"]["latency_ms"].to_numpy())
-            if len(lat):
+    def _acc_vs_deadline(self, plt) -> list[Path]:
+        """Accuracy within other deadlines, from the recorded latencies."""
+        labels, names, style, policies, figdir = self.labels, self.names, self.style, self.policies, self.figdir
+        formats, deadline, rec = self.formats, self.deadline, self.rec
+        panels, note = self.panels()
+        fig, axes = _grid(plt, len(panels), 4.6, 3.8)
+        for ax, combo in zip(axes, panels):
+            r = _select(rec, combo)
+            _say_if_empty(ax, r)
+            dl = deadline(combo)
+            done = r[r["status"] == "done"]
+            medians = done.groupby("scheme")["latency_ms"].median()
+            upper = min(max(3 * dl, 1.2 * float(medians.max()) if len(medians) else 0.0), 20 * dl)
+            grid = np.linspace(0, upper, 300)  # far enough to show where each scheme's typical task lands
+            for s in labels:
+                d = r[r["scheme"] == s]
+                if d.empty:
+                    continue
+                lat = d["latency_ms"].where(d["status"] == "done", np.inf).to_numpy()
+                ok = d["correct"].astype(bool).to_numpy()
                 colour, line, _m = style[s]
-                ax.step(lat, np.arange(1, len(lat) + 1) / len(mine), where="post", label=s, color=colour, ls=line,
+                ax.plot(grid, [(ok & (lat <= g)).mean() for g in grid], label=s, color=colour, ls=line,
                         lw=2.2 if s in policies else 1.2)
-        ax.axvline(deadline(combo), color="k", ls="--", lw=0.8)
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_tick_rounded))
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_xlabel("latency (ms)")
-        ax.set_ylabel("fraction of tasks done")
-        ax.set_title(_title(combo, names) + (f"; deadline {fmt(deadline(combo))} ms"), fontsize=8)
-        ax.grid(alpha=0.3)
-    if not rec.empty:
-        _legend(fig, axes[0])
-    fig.suptitle(f"latency CDF{note}", fontsize=10)
-    fig.tight_layout()
-    out += _save(fig, figdir, "latency_cdf", formats)
-    plt.close(fig)
+            ax.axvline(dl, color="k", ls="--", lw=0.8)
+            ax.set_xlabel("deadline (ms)")
+            ax.set_ylabel("accuracy within deadline")
+            ax.set_title(_title(combo, names) + f"; scenario's deadline {fmt(dl)} ms", fontsize=8)
+            ax.grid(alpha=0.3)
+        if not rec.empty:
+            _legend(fig, axes[0])
+        fig.suptitle(f"accuracy within other deadlines{note}", fontsize=10)
+        fig.tight_layout()
+        out = _save(fig, figdir, "acc_vs_deadline", formats)
+        plt.close(fig)
+        return out
 
-    fig, axes = _grid(plt, len(panels), 4.4, 0.35 * len(labels) + 1.8)
-    for ax, combo in zip(axes, panels):
-        r = _select(rec, combo)
-        _say_if_empty(ax, r)
-        done = r[r["status"] == "done"]
-        means = done.groupby("scheme")[list(STAGE_COLUMNS)].mean().reindex(labels).fillna(0)
-        left = np.zeros(len(labels))
-        for c in STAGE_COLUMNS:
-            ax.barh(range(len(labels)), means[c], left=left, label=STAGE_LABELS[c])
-            left += means[c].to_numpy(dtype=float)
-        ax.set_yticks(range(len(labels)), labels, fontsize=7)
-        ax.invert_yaxis()
-        ax.axvline(deadline(combo), color="k", ls="--", lw=0.8)
-        ax.set_xlabel("mean time of completed tasks (ms)")
-        ax.set_title(_title(combo, names) + f"; deadline {fmt(deadline(combo))} ms", fontsize=8)
-    _legend(fig, axes[0])
-    fig.suptitle(f"where the time goes{note}", fontsize=10)
-    fig.tight_layout()
-    out += _save(fig, figdir, "stage_breakdown", formats)
-    plt.close(fig)
+    def _choices(self, plt) -> list[Path]:
+        mine = [s for s in self.labels if s in self.policies]
+        return _choices(plt, self.summary, mine, self.x, self.others, self.names, self.figdir, self.formats)
 
-    fig, axes = _grid(plt, len(panels), 4.6, 3.8)
-    for ax, combo in zip(axes, panels):
-        r = _select(rec, combo)
-        _say_if_empty(ax, r)
-        dl = deadline(combo)
-        done = r[r["status"] == "done"]
-        medians = done.groupby("scheme")["latency_ms"].median()
-        upper = min(max(3 * dl, 1.2 * float(medians.max()) if len(medians) else 0.0), 20 * dl)
-        grid = np.linspace(0, upper, 300)  # far enough to show where each scheme's typical task lands
-        for s in labels:
-            d = r[r["scheme"] == s]
-            if d.empty:
-                continue
-            lat = d["latency_ms"].where(d["status"] == "done", np.inf).to_numpy()
-            ok = d["correct"].astype(bool).to_numpy()
-            colour, line, _m = style[s]
-            ax.plot(grid, [(ok & (lat <= g)).mean() for g in grid], label=s, color=colour, ls=line,
-                    lw=2.2 if s in policies else 1.2)
-        ax.axvline(dl, color="k", ls="--", lw=0.8)
-        ax.set_xlabel("deadline (ms)")
-        ax.set_ylabel("accuracy within deadline")
-        ax.set_title(_title(combo, names) + f"; scenario's deadline {fmt(dl)} ms", fontsize=8)
-        ax.grid(alpha=0.3)
-    if not rec.empty:
-        _legend(fig, axes[0])
-    fig.suptitle(f"accuracy within other deadlines{note}", fontsize=10)
-    fig.tight_layout()
-    out += _save(fig, figdir, "acc_vs_deadline", formats)
-    plt.close(fig)
-    mine = [s for s in labels if s in policies]
-    if mine:
-        out += _choices(plt, summary, mine, x, others, names, figdir, formats)
-    if "energy_per_task_j" in ci.columns and ci["energy_per_task_j"].notna().any():
+    def _energy(self, plt) -> list[Path]:
         rows = [("energy_per_task_j", "energy per task (J)"),
                 ("energy_per_ontime_correct_j", "energy per on-time correct\ninference (J)")]
-        out += _metric_figure(plt, ci, labels, x, others, names, rows, draw, "energy", True, figdir, formats)
-        out += _energy_latency(plt, ci, labels, style, names, keys, x, figdir, formats)
-    if "lost_to_faults_rate" in ci.columns:
+        return _metric_figure(plt, self.ci, self.labels, self.x, self.others, self.names, rows, self.draw, "energy",
+                              True, self.figdir, self.formats)
+
+    def _energy_latency(self, plt) -> list[Path]:
+        return _energy_latency(plt, self.ci, self.labels, self.style, self.names, self.keys, self.x, self.figdir,
+                               self.formats)
+
+    def _faults(self, plt) -> list[Path]:
         rows = [("lost_to_faults_rate", "tasks lost to faults"), ("fallback_rate", "tasks that fell back"),
                 ("edge_availability", "edge availability")]
-        out += _metric_figure(plt, ci, labels, x, others, names, rows, draw, "faults", False, figdir, formats)
-    return out
+        return _metric_figure(plt, self.ci, self.labels, self.x, self.others, self.names, rows, self.draw, "faults",
+                              False, self.figdir, self.formats)
 
 
 def _metric_figure(plt, ci, labels, x, others, names, rows, draw, name, log, figdir, formats) -> list[Path]:

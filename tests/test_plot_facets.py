@@ -74,7 +74,7 @@ def test_figures_written_by_worker_processes_are_the_same_files(swept, capsys):
     for p in (swept / "figures").iterdir():
         p.unlink()
     two = plot_cli("--formats", "png,svg", "--workers", "2")
-    assert len(one) == 4 and one == two  # drawn here, pickled, written there: byte for byte
+    assert len(one) == 4 and one == two  # each figure drawn and written in a worker: byte for byte
     assert len(list((swept / "figures").glob("*.svg"))) == 4
     assert not list((swept / "figures").glob(".*"))  # no temporary left
     assert main(["plot", str(swept), "--workers", "0"]) == 2
