@@ -161,7 +161,7 @@ def _main(args: argparse.Namespace) -> int:
             print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         if args.csv:
             from sim.store import write_atomic
-            write_atomic(args.csv, table.to_csv(index=False))
+            write_atomic(args.csv, table.to_csv(index=False), what="--csv")
             print(f"written to {args.csv}")
         return 0
     if args.command == "schema":

@@ -5,6 +5,7 @@ ones (utilisation) come from the simulation's busy times and are kept apart.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -17,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sim.engine import Result
+from sim.errors import ConfigError
 from sim.records import RECORD_FIELDS, STAGE_COLUMNS, STATUSES, Tally  # noqa: F401
 
 # two-sided 95% Student t quantiles for 1..30 degrees of freedom
@@ -151,6 +153,9 @@ def export_csv(out: str | Path, path: str | Path | None = None) -> Path:
             for batch in dataset.to_batches(columns=names):
                 w.write_batch(batch)
         os.replace(tmp, path)
+    except OSError as e:  # a folder, a missing or unwritable folder, a full disk
+        raise ConfigError("(command line)", "--csv", str(path), f"cannot be written: {e.strerror or e}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return path

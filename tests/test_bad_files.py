@@ -240,6 +240,21 @@ def test_out_is_a_file_or_under_one(base, capsys):
     _assert_one_line(code, err, "--out", "lies under")
 
 
+def test_csv_targets_that_cannot_be_written(base, capsys):
+    # export and compare --csv: a folder, or a path under a file, once ended in tracebacks
+    tmp, prof = base
+    out = tmp / "out"
+    assert main(["run", str(write_scenario(tmp / "s.yaml", prof)), "--out", str(out), "--no-plot"]) == 0
+    (tmp / "afile").write_text("x")
+    capsys.readouterr()
+    for argv in (["export", str(out), "--csv", str(out)], ["export", str(out), "--csv", str(tmp / "afile" / "r.csv")],
+                 ["compare", str(out), str(out), "--csv", str(tmp / "afile" / "c.csv")]):
+        code = main(argv)
+        _assert_one_line(code, capsys.readouterr().err.strip(), "--csv", "cannot be written")
+    assert sorted(p.name for p in tmp.iterdir() if p.name.startswith(".")) == []  # no temporary left
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".locks"]  # the store's own
+
+
 def test_disk_full_leaves_no_temporary_files(base, capsys, monkeypatch):
     import os
 
