@@ -378,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         print(("" if line.startswith("  ") else "- ") + line)
     if not args.no_figure:
         path = args.figure or Path("results/evaluate") / ev.name / "rate_accuracy"
+        if path.is_dir():
+            print(f"aecnn-models evaluate: --figure {path}: is a folder; give a file such as "
+                  f"{path / 'rate_accuracy.png'}", file=sys.stderr)
+            return 2
         try:
             paths = draw(ev, wins, path)
         except OSError as e:

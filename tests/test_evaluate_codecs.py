@@ -134,6 +134,10 @@ def test_image_codec_beating_every_feature_codec_is_said_so(tmp_path, capsys):
     assert (tmp_path / "fig" / "ra.png").stat().st_size > 0 and (tmp_path / "fig" / "ra.svg").exists()
     assert main([str(tmp_path), "--figure", str(tmp_path / "one" / "only.png")]) == 0
     assert [p.name for p in (tmp_path / "one").iterdir()] == ["only.png"]  # a .png path: that format alone
+    capsys.readouterr()
+    assert main([str(tmp_path), "--figure", str(tmp_path / "one")]) == 2  # a folder: once written beside it
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a folder" in err[0] and not (tmp_path / "one.png").exists()
 
 
 def test_rd_target_met_only_with_a_significant_win_at_every_bottlenet_rate(tmp_path):
