@@ -94,9 +94,13 @@ gpu-timings: install-all data
 	$(PYTHON) -m models.cli time $(PROFILE) --hardware $(GPU_KEY)-bf16 --device cuda --precision bf16 \
 		--channels-last --merge
 
-## evaluate: the rate-accuracy table of every codec, paired verdicts and targets (no torch), and the figure
+## evaluate: the rate-accuracy table of every codec, paired verdicts and targets (no torch), and the figure,
+## of the profile with every codec (EVAL_PROFILE; the simulator's embedded PROFILE: make evaluate
+## EVAL_PROFILE=profiles/fashion-mnist-resnet50 FIGURE=docs/rate_accuracy_embedded.png)
+EVAL_PROFILE = $(NEXT)
+FIGURE = docs/rate_accuracy.png
 evaluate:
-	$(PYTHON) -m models.cli evaluate $(PROFILE) --figure docs/rate_accuracy.png
+	$(PYTHON) -m models.cli evaluate $(EVAL_PROFILE) --figure $(FIGURE)
 
 bench: install
 	$(PYTHON) benchmarks/bench_sim.py
