@@ -14,7 +14,7 @@ demo: install
 install:
 	$(PIP) install -q .
 
-## docs-figures: the README's figures, regenerated from the demo sweep and scenarios/{adaptive,energy,faults}.yaml
+## docs-figures: the README's figures, regenerated from the demo sweep and scenarios/{adaptive,energy,faults,codecs}.yaml
 docs-figures: demo
 	mkdir -p docs
 	cp results/paper/figures/hit_rate.png docs/paper_hit_rate.png
@@ -26,6 +26,8 @@ docs-figures: demo
 	cp results/energy/figures/energy_latency.png docs/energy_latency.png
 	$(PYTHON) -m sim.cli sweep scenarios/faults.yaml --workers 2
 	cp results/faults/figures/hit_rate.png docs/faults_hit_rate.png
+	$(PYTHON) -m sim.cli sweep scenarios/codecs.yaml --workers 2
+	cp results/codecs/figures/hit_rate.png docs/codecs_hit_rate.png
 
 ## test: install everything (models extra, dev tools, the Debian Fashion-MNIST package) and run every test (CI)
 test: install-all data
