@@ -120,7 +120,7 @@ def bottleneck(sc: Scenario, profile: Profile, schemes: tuple[str, ...] = ()) ->
                 _, air = packets(int(spec.payload_bytes.mean()), ch)
                 snr = sc.mean_snr_db(gi)
                 rate = _ergodic_rate(sc, snr)
-                up += n * g.count * (8 * air / rate if rate > 0 else math.inf)
+                up += n * g.count * 8 * air / rate if rate > 0 else 0.0  # no rate: each upload fails at once
             edge += n * g.count * profile.stage_time_ms(spec.edge_stages, e.hardware) / e.speed / e.gpus / 1e3
         uplink = max(uplink, up)
         if up > best.seconds:

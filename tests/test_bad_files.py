@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from helpers import simple_profile, write_scenario
@@ -379,6 +380,20 @@ def test_work_whose_simulated_time_outruns_the_clock_is_refused_naming_its_cause
     sc = write_scenario(tmp / "s.yaml", prof, **sections)
     code, err = _sweep(capsys, sc, tmp / "out", 1)
     _assert_one_line(code, err, key, busy, "4.5e+09 s", "--force")
+
+
+def test_a_static_channel_below_every_cqi_level_runs_its_uploads_fail_at_once(base, capsys):
+    # no rate at all is no work: the run ends (every upload an outage), it is not refused as endless
+    tmp, prof = base
+    sc = write_scenario(tmp / "s.yaml", prof, channel={"snr_db": -20, "fading": {"model": "none"},
+                                                      "rate": {"model": "cqi"}},
+                        schemes=["split", "local"], tasks={"arrival": {"process": "periodic", "period_ms": 100},
+                                                           "count": 5, "deadline_ms": 100})
+    code, err = _sweep(capsys, sc, tmp / "out", 1)
+    assert code == 0, err
+    summary = pd.read_csv(tmp / "out" / "summary.csv")
+    assert summary.set_index("scheme").loc["split", "hit_rate"] == 0.0
+    assert summary.set_index("scheme").loc["local", "hit_rate"] == 1.0
 
 
 def test_fading_over_a_long_upload_is_refused_naming_what_makes_it_long(base, capsys):
