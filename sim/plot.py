@@ -289,9 +289,9 @@ class _Figures:
         return out
 
     def draw_figure(self, name: str) -> list[Path]:
+        _matplotlib()  # the Agg backend before pyplot
         import matplotlib.pyplot as plt
 
-        _matplotlib()
         return getattr(self, f"_{name}")(plt)
 
     def deadline(self, combo: dict) -> float:
