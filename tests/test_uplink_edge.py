@@ -151,3 +151,35 @@ def test_a_million_gpus_serve_as_many_would_and_all_come_back_idle():
     # a GPU object for each of the three that ran and one that looked after b1 started and found
     # nothing; none for the other 999,996
     assert len(edge._spare) == 4
+
+
+def test_jobs_queued_at_one_instant_after_the_gpus_first_look_batch_together():
+    # two GPUs, batches of up to 2, no window, 10 + n ms a batch. At t = 0, in this order of steps:
+    # a1 and a2 queue (the idle GPUs look once, after both: one GPU runs a1 a2), then a3 and a4 queue
+    # in two later steps of the same instant: the free GPU looks once, after both, and runs a3 a4 as
+    # one batch (one look per instant where jobs queue: a second look scheduled by a2 would have
+    # started a3 alone, before a4 joined)
+    import simpy
+
+    from sim.nodes import EdgeServer
+
+    env, ms, log, jobs = simpy.Environment(), 1e-3, [], {}
+    edge = EdgeServer(env, 2, 2, 0.0, lambda n, kind: (10 + n) * ms)
+
+    def queue(name):
+        jobs[name] = edge.submit({}, "k", lambda: log.append((name, round(env.now / ms, 6), jobs[name].batch)))
+
+    def first():
+        queue("a1")
+        yield env.timeout(0)  # a step after the idle GPUs' look (set as a1 queued)
+        queue("a3")
+
+    def second():
+        queue("a2")
+        yield env.timeout(0)  # a step after a look a2 might have set, before a look a3 sets
+        queue("a4")
+
+    env.process(first())
+    env.process(second())
+    env.run()
+    assert sorted(log) == [("a1", 12.0, 2), ("a2", 12.0, 2), ("a3", 12.0, 2), ("a4", 12.0, 2)]
