@@ -148,7 +148,10 @@ def export_csv(out: str | Path, path: str | Path | None = None) -> Path:
     dataset, keys = records_dataset(out)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     names = keys + [n for n in dataset.schema.names if n not in keys]
+    if path.is_dir():
+        raise ConfigError("(command line)", "--csv", str(path), "is a folder; give a file")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # (a parent that is a file fails here, with its reason)
         with pacsv.CSVWriter(tmp, pa.schema([dataset.schema.field(n) for n in names])) as w:
             for batch in dataset.to_batches(columns=names):
                 w.write_batch(batch)
@@ -156,6 +159,6 @@ def export_csv(out: str | Path, path: str | Path | None = None) -> Path:
     except OSError as e:  # a folder, a missing or unwritable folder, a full disk
         raise ConfigError("(command line)", "--csv", str(path), f"cannot be written: {e.strerror or e}") from None
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # gone already once renamed
+            tmp.unlink()
     return path

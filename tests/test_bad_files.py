@@ -248,10 +248,17 @@ def test_csv_targets_that_cannot_be_written(base, capsys):
     assert main(["run", str(write_scenario(tmp / "s.yaml", prof)), "--out", str(out), "--no-plot"]) == 0
     (tmp / "afile").write_text("x")
     capsys.readouterr()
-    for argv in (["export", str(out), "--csv", str(out)], ["export", str(out), "--csv", str(tmp / "afile" / "r.csv")],
-                 ["compare", str(out), str(out), "--csv", str(tmp / "afile" / "c.csv")]):
+    for argv, why in ((["export", str(out), "--csv", str(out)], None),
+                      (["export", str(out), "--csv", str(tmp / "afile" / "r.csv")], "File exists"),
+                      (["compare", str(out), str(out), "--csv", str(tmp / "afile" / "c.csv")], "File exists")):
         code = main(argv)
-        _assert_one_line(code, capsys.readouterr().err.strip(), "--csv", "cannot be written")
+        err = capsys.readouterr().err.strip()
+        _assert_one_line(code, err)
+        problem = f"cannot be written: {why}" if why else "is a folder; give a file"
+        assert err == f"aecnn-sim: error: (command line): --csv: {problem} (got {argv[-1]!r})", err
+    assert main(["export", str(out), "--csv", str(tmp / "new" / "deeper" / "r.csv")]) == 0  # folders made
+    rows = (tmp / "new" / "deeper" / "r.csv").read_text().splitlines()
+    assert rows[0].startswith('"scheme","seed"') and len(rows) == 2  # the header and the one task
     assert sorted(p.name for p in tmp.iterdir() if p.name.startswith(".")) == []  # no temporary left
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".locks"]  # the store's own
 
