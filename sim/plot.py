@@ -303,6 +303,14 @@ class _Figures:
         ax.errorbar(xs, ys, yerr=err, color=colour, ls=ls or line, marker=marker, ms=5 if mine else 4,
                     lw=2.2 if mine else 1.2, capsize=3, label=label)
 
+    def _finish(self, plt, fig, name: str, title: str) -> list[Path]:
+        """Title, lay out, write in every format and close a figure."""
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+        out = _save(fig, self.figdir, name, self.formats)
+        plt.close(fig)
+        return out
+
     def panels(self) -> tuple[list[dict], str]:
         panels, total = _panels(self.rec, self.keys, self.x)
         return panels, (f" ({len(panels)} of {total} combinations)" if total > len(panels) else "")
@@ -310,8 +318,8 @@ class _Figures:
     def _hit_rate(self, plt) -> list[Path]:
         """Deadline hit rate and accuracy within the deadline against the x key."""
         matplotlib, sc, summary, ci, labels = _matplotlib(), self.sc, self.summary, self.ci, self.labels
-        names, style, x, others, figdir = self.names, self.style, self.x, self.others, self.figdir
-        formats, deadline, draw, folder = self.formats, self.deadline, self.draw, self.folder
+        names, style, x, others = self.names, self.style, self.x, self.others
+        deadline, draw, folder = self.deadline, self.draw, self.folder
         # hit_rate: columns per value of the first other key, line styles for the rest
         col_key, style_keys = (others[0], others[1:]) if others else (None, [])
         columns = _combos(ci, [col_key]) if col_key else [{}]
@@ -359,16 +367,13 @@ class _Figures:
                     _say_if_empty(row[j], pd.DataFrame())
         if x is not None:
             _legend(fig, axes[0][0])
-        fig.suptitle(f"{sc.get('name', folder.name)}: 95% intervals over {int(ci['seeds'].max())} seed(s)", fontsize=10)
-        fig.tight_layout()
-        out = _save(fig, figdir, "hit_rate", formats)
-        plt.close(fig)
-        return out
+        title = f"{sc.get('name', folder.name)}: 95% intervals over {int(ci['seeds'].max())} seed(s)"
+        return self._finish(plt, fig, "hit_rate", title)
 
     def _latency_cdf(self, plt) -> list[Path]:
         """Latency CDF per scheme, a panel per combination."""
         matplotlib, labels, names, style, policies = _matplotlib(), self.labels, self.names, self.style, self.policies
-        figdir, formats, deadline, rec = self.figdir, self.formats, self.deadline, self.rec
+        deadline, rec = self.deadline, self.rec
         panels, note = self.panels()
         fig, axes = _grid(plt, len(panels), 4.6, 3.8)
         for ax, combo in zip(axes, panels):
@@ -391,15 +396,11 @@ class _Figures:
             ax.grid(alpha=0.3)
         if not rec.empty:
             _legend(fig, axes[0])
-        fig.suptitle(f"latency CDF{note}", fontsize=10)
-        fig.tight_layout()
-        out = _save(fig, figdir, "latency_cdf", formats)
-        plt.close(fig)
-        return out
+        return self._finish(plt, fig, "latency_cdf", f"latency CDF{note}")
 
     def _stage_breakdown(self, plt) -> list[Path]:
         """Mean time per stage of completed tasks, per scheme."""
-        labels, names, figdir, formats, deadline = self.labels, self.names, self.figdir, self.formats, self.deadline
+        labels, names, deadline = self.labels, self.names, self.deadline
         rec = self.rec
         panels, note = self.panels()
         fig, axes = _grid(plt, len(panels), 4.4, 0.35 * len(labels) + 1.8)
@@ -418,16 +419,12 @@ class _Figures:
             ax.set_xlabel("mean time of completed tasks (ms)")
             ax.set_title(_title(combo, names) + f"; deadline {fmt(deadline(combo))} ms", fontsize=8)
         _legend(fig, axes[0])
-        fig.suptitle(f"where the time goes{note}", fontsize=10)
-        fig.tight_layout()
-        out = _save(fig, figdir, "stage_breakdown", formats)
-        plt.close(fig)
-        return out
+        return self._finish(plt, fig, "stage_breakdown", f"where the time goes{note}")
 
     def _acc_vs_deadline(self, plt) -> list[Path]:
         """Accuracy within other deadlines, from the recorded latencies."""
-        labels, names, style, policies, figdir = self.labels, self.names, self.style, self.policies, self.figdir
-        formats, deadline, rec = self.formats, self.deadline, self.rec
+        labels, names, style, policies = self.labels, self.names, self.style, self.policies
+        deadline, rec = self.deadline, self.rec
         panels, note = self.panels()
         fig, axes = _grid(plt, len(panels), 4.6, 3.8)
         for ax, combo in zip(axes, panels):
@@ -454,11 +451,7 @@ class _Figures:
             ax.grid(alpha=0.3)
         if not rec.empty:
             _legend(fig, axes[0])
-        fig.suptitle(f"accuracy within other deadlines{note}", fontsize=10)
-        fig.tight_layout()
-        out = _save(fig, figdir, "acc_vs_deadline", formats)
-        plt.close(fig)
-        return out
+        return self._finish(plt, fig, "acc_vs_deadline", f"accuracy within other deadlines{note}")
 
     def _choices(self, plt) -> list[Path]:
         mine = [s for s in self.labels if s in self.policies]
