@@ -42,6 +42,7 @@ class Estimate:
     segments: float  # channel segments a simulation may draw (at most)
     kept: float = 0.0  # of which held in memory
     outages: float = 0.0  # random edge failures drawn (and held) over the simulated time
+    arrivals_s: float = 0.0  # the arrivals' span (horizon_s without the work or the deadline)
 
     @property
     def memory_bytes(self) -> float:
@@ -135,28 +136,27 @@ def bottleneck(sc: Scenario, profile: Profile, schemes: tuple[str, ...] = ()) ->
     return Bottleneck(best.seconds, best.key, best.value, best.what, uplink)
 
 
-def estimate(sc: Scenario, profile: Profile | None = None, schemes: tuple[str, ...] = ()) -> Estimate:
+def estimate(sc: Scenario, busiest: Bottleneck | None = None) -> Estimate:
     """Tasks, simulated time and channel segments of one simulation of ``sc`` (every device group).
 
-    The simulated time is the arrivals' span, or with ``profile`` the busiest resource's busy time
-    where that is longer (:func:`bottleneck`), plus the deadline."""
-    per, horizon = _tasks_per_device(sc)
+    The simulated time is the arrivals' span, or the busiest resource's busy time where that is
+    longer (``busiest``, from :func:`bottleneck`, where the profile is at hand), plus the deadline."""
+    per, arrivals = _tasks_per_device(sc)
     tasks = sum(n * g.count for n, g in zip(per, sc.groups))
-    uplink = math.inf
-    if profile is not None:
-        b = bottleneck(sc, profile, schemes)
-        horizon, uplink = max(horizon, b.seconds), b.uplink_s
+    horizon, uplink = arrivals, math.inf
+    if busiest is not None:
+        horizon, uplink = max(arrivals, busiest.seconds), busiest.uplink_s
     horizon += sc.tasks.deadline_ms / 1e3
     f, e = sc.channel.fading, sc.faults.edge
     channels = 1 if f.shared else sc.n_devices
     outages = 2 * horizon / (e.mtbf_s + e.mttr_s) if e.mtbf_s else 0.0  # drawn up to twice the time asked
     if f.model in ("rayleigh", "rician"):  # at most the blocks transfers span (a first one each), none kept
         tc = f.coherence_ms / 1e3
-        return Estimate(tasks, horizon, min(horizon / tc, uplink / tc + tasks), outages=outages)
+        return Estimate(tasks, horizon, min(horizon / tc, uplink / tc + tasks), 0.0, outages, arrivals)
     if f.model == "gilbert-elliott":
         segments = 2 * horizon / ((f.good_mean_ms + f.bad_mean_ms) / 1e3) * channels
-        return Estimate(tasks, horizon, segments, segments, outages)
-    return Estimate(tasks, horizon, 0.0, outages=outages)
+        return Estimate(tasks, horizon, segments, segments, outages, arrivals)
+    return Estimate(tasks, horizon, 0.0, 0.0, outages, arrivals)
 
 
 def memory_limit_bytes(workers: int = 1) -> float:
@@ -173,17 +173,16 @@ def check_budget(sc: Scenario, workers: int = 1, profile: Profile | None = None,
     """Refuse a simulation that would not finish on this machine, or whose simulated time would
     outrun the clock's resolution, naming the key to change."""
     b = bottleneck(sc, profile, schemes) if profile is not None else None
-    est = estimate(sc, profile, schemes)
+    est = estimate(sc, b)
     limit = memory_limit_bytes(workers)
     if est.memory_bytes > limit or est.events > MAX_EVENTS:
         channel = est.kept * BYTES_PER_SEGMENT > est.tasks * BYTES_PER_TASK or \
             est.segments > est.tasks * EVENTS_PER_TASK
         f = sc.channel.fading
-        _, arrivals = _tasks_per_device(sc)
         if est.outages * BYTES_PER_OUTAGE > max(est.tasks * BYTES_PER_TASK, est.kept * BYTES_PER_SEGMENT) or \
                 est.outages > max(est.tasks * EVENTS_PER_TASK, est.segments):
             key, value = "faults.edge.mtbf_s", sc.faults.edge.mtbf_s  # failures and repairs come too often
-        elif channel and b is not None and b.seconds > arrivals:  # the work, not the arrivals, spans the time
+        elif channel and b is not None and b.seconds > est.arrivals_s:  # the work, not the arrivals, spans the time
             key, value = b.key, b.value
         elif channel:
             key = "channel.fading.coherence_ms" if f.model in ("rayleigh", "rician") \
