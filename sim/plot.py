@@ -315,6 +315,20 @@ class _Figures:
         panels, total = _panels(self.rec, self.keys, self.x)
         return panels, (f" ({len(panels)} of {total} combinations)" if total > len(panels) else "")
 
+    def _panel_figure(self, plt, width: float, height: float):
+        """A figure of one panel per combination: (fig, axes, note, each), ``each`` giving every
+        panel's (ax, combo, its records), the panel already saying so where it has none."""
+        panels, note = self.panels()
+        fig, axes = _grid(plt, len(panels), width, height)
+
+        def each():
+            for ax, combo in zip(axes, panels):
+                r = _select(self.rec, combo)
+                _say_if_empty(ax, r)
+                yield ax, combo, r
+
+        return fig, axes, note, each()
+
     def _hit_rate(self, plt) -> list[Path]:
         """Deadline hit rate and accuracy within the deadline against the x key."""
         matplotlib, sc, summary, ci, labels = _matplotlib(), self.sc, self.summary, self.ci, self.labels
@@ -374,11 +388,8 @@ class _Figures:
         """Latency CDF per scheme, a panel per combination."""
         matplotlib, labels, names, style, policies = _matplotlib(), self.labels, self.names, self.style, self.policies
         deadline, rec = self.deadline, self.rec
-        panels, note = self.panels()
-        fig, axes = _grid(plt, len(panels), 4.6, 3.8)
-        for ax, combo in zip(axes, panels):
-            r = _select(rec, combo)
-            _say_if_empty(ax, r)
+        fig, axes, note, panels = self._panel_figure(plt, 4.6, 3.8)
+        for ax, combo, r in panels:
             for s in labels:
                 mine = r[r["scheme"] == s]
                 lat = np.sort(mine[mine["status"] == "done"]["latency_ms"].to_numpy())
@@ -401,12 +412,8 @@ class _Figures:
     def _stage_breakdown(self, plt) -> list[Path]:
         """Mean time per stage of completed tasks, per scheme."""
         labels, names, deadline = self.labels, self.names, self.deadline
-        rec = self.rec
-        panels, note = self.panels()
-        fig, axes = _grid(plt, len(panels), 4.4, 0.35 * len(labels) + 1.8)
-        for ax, combo in zip(axes, panels):
-            r = _select(rec, combo)
-            _say_if_empty(ax, r)
+        fig, axes, note, panels = self._panel_figure(plt, 4.4, 0.35 * len(labels) + 1.8)
+        for ax, combo, r in panels:
             done = r[r["status"] == "done"]
             means = done.groupby("scheme")[list(STAGE_COLUMNS)].mean().reindex(labels).fillna(0)
             left = np.zeros(len(labels))
@@ -425,11 +432,8 @@ class _Figures:
         """Accuracy within other deadlines, from the recorded latencies."""
         labels, names, style, policies = self.labels, self.names, self.style, self.policies
         deadline, rec = self.deadline, self.rec
-        panels, note = self.panels()
-        fig, axes = _grid(plt, len(panels), 4.6, 3.8)
-        for ax, combo in zip(axes, panels):
-            r = _select(rec, combo)
-            _say_if_empty(ax, r)
+        fig, axes, note, panels = self._panel_figure(plt, 4.6, 3.8)
+        for ax, combo, r in panels:
             dl = deadline(combo)
             done = r[r["status"] == "done"]
             medians = done.groupby("scheme")["latency_ms"].median()
