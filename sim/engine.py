@@ -591,7 +591,7 @@ class _Task:
         if load is not None:
             load.change(now, 1)
         if isinstance(sim.uplink, RoundRobinUplink):
-            self.flow = sim.uplink.submit(self.device, bits, self.times, functools.partial(self._sent, ok))
+            self.flow = sim.uplink.submit(self.device, bits, self.times, functools.partial(self._sent, ok), True)
             return
         # Lindley's FIFO (no early leavers): the end is known now, and the propagation is taken in
         # the same event when the payload gets through
@@ -642,7 +642,7 @@ class _Task:
             else:
                 self._later(self._returned, edge_s + sim.downlink_s + sim.prop_s)
             return
-        self.job = sim.edge.submit(times, self.sch.kind, self._inferred)
+        self.job = sim.edge.submit(times, self.sch.kind, self._inferred, True)
         if self.job is None:  # refused: the edge is down
             if sim.edge_load is not None:
                 sim.edge_load.change(env.now, -1)

@@ -31,7 +31,8 @@ class Cpu:
     """
 
     def __init__(self, env: simpy.Environment, lindley: bool = False) -> None:
-        self.env, self.res, self.busy_s = env, simpy.Resource(env, capacity=1), 0.0
+        self.env, self.busy_s = env, 0.0
+        self.res = None if lindley else simpy.Resource(env, capacity=1)  # (Lindley's needs none)
         self.lindley, self.free_at = lindley, 0.0
         self.queued_s, self.running_until = 0.0, 0.0  # work waiting, end of the task running (resource mode)
         self.jobs: deque[tuple[float, float, float]] = deque()  # (start, seconds, drop_at) of droppable tasks
@@ -216,7 +217,7 @@ class RoundRobinUplink:
     def __init__(self, env: simpy.Environment, links: list[Link], on_air: Callable | None = None) -> None:
         self.env, self.links, self.busy_s = env, links, 0.0
         self.on_air = on_air  # as FifoUplink's, for each packet
-        self.queues: list[deque[_Flow]] = [deque() for _ in range(len(links))]
+        self.queues: dict[int, deque[_Flow]] = {}  # the flows of each active device (only those: hot in cache)
         self.active: list[int] = []  # devices with flows, ascending
         self.turn = 0  # the device whose turn comes next
         self.serving = False  # a packet on the air, or a start due now
@@ -236,18 +237,25 @@ class RoundRobinUplink:
             self.close(flow)
         return flow.ok
 
-    def submit(self, device: int, packet_bits: list[float], times: dict, done: Callable[[], object]) -> _Flow:
+    def submit(self, device: int, packet_bits: list[float], times: dict, done: Callable[[], object],
+               last: bool = False) -> _Flow:
         """:meth:`transmit` as a callback: queue the payload and call ``done()`` when its last packet
-        is sent; the caller then calls :meth:`close` (also to withdraw the flow before that)."""
+        is sent; the caller then calls :meth:`close` (also to withdraw the flow before that).
+
+        ``last``: the caller's step does nothing after this call (see :func:`alone_now`)."""
         flow = _Flow(deque(packet_bits), done, times, device, self.env.now)
         times["uplink_bits"] = 0.0
-        q = self.queues[device]
-        if not q:
+        q = self.queues.get(device)
+        if q is None:
+            q = self.queues[device] = deque()
             bisect.insort(self.active, device)
         q.append(flow)
         if not self.serving:  # the server picks its next packet at this instant, after this step
             self.serving = True
-            call_later(self.env, self._start)
+            if last and alone_now(self.env):
+                self._start()  # no other flow can come at this instant: the pick is this one's
+            else:
+                call_later(self.env, self._start)
         return flow
 
     def close(self, flow: _Flow) -> bool:
@@ -272,6 +280,7 @@ class RoundRobinUplink:
                 self.turn = device + 1
                 return q[0]
             self.active.remove(device)  # dropped flows only: the device is idle
+            del self.queues[device]
         return None
 
     def _start(self, _ev=None) -> None:
@@ -305,8 +314,19 @@ class RoundRobinUplink:
             q.popleft()
             if not q:
                 self.active.remove(flow.device)
+                del self.queues[flow.device]
             flow.done()
         self._start()
+
+
+def alone_now(env: simpy.Environment) -> bool:
+    """Whether no event is due at this instant after the one being processed.
+
+    A step whose callback calls this as the last thing it does (scheduling nothing after it) may
+    then do at once what it would do in a call scheduled now, after this step: no event could
+    come between, so the same things happen in the same order, and one event fewer."""
+    q = env._queue
+    return not q or q[0][0] > env._now
 
 
 def call_later(env: simpy.Environment, fn: Callable, delay: float = 0.0, priority: int = NORMAL) -> None:
@@ -460,10 +480,12 @@ class EdgeServer:
             self.leave(job)
         return None if job.lost else job.batch
 
-    def submit(self, times: dict, kind: object, done: Callable[[], object]) -> Job | None:
+    def submit(self, times: dict, kind: object, done: Callable[[], object], last: bool = False) -> Job | None:
         """:meth:`infer` as a callback: queue a job and call ``done()`` when its batch has run or the
         edge lost it (``job.lost``); the caller then calls :meth:`leave` (also to withdraw the job
-        before that). None if the edge refuses it (it is down)."""
+        before that). None if the edge refuses it (it is down).
+
+        ``last``: the caller's step does nothing after this call (see :func:`alone_now`)."""
         if self.outages is not None and self.outages.down_at(self.env.now) is not None:
             times["edge_wait"] = times["edge_work"] = 0.0
             return None
@@ -475,10 +497,14 @@ class EdgeServer:
             self.live[kind] = 0
         q.append(job)
         self.live[kind] += 1
+        full = bool(self.windowed) and self.live[kind] >= self.max_batch
         if self.idle and not self._waking:  # idle GPUs look at the queues after this step
-            self._waking = True
-            call_later(self.env, self._wake)
-        if self.windowed and self.live[kind] >= self.max_batch:  # a full batch: no GPU waits longer
+            if last and not full and self.outages is None and alone_now(self.env):
+                self._wake(None)  # (no urgent wake-up or outage watch comes before it: at once)
+            else:
+                self._waking = True
+                call_later(self.env, self._wake)
+        if full:  # a full batch: no GPU waits longer
             for gpu, riders in list(self.windowed.items()):
                 del self.windowed[gpu]
                 gpu.after(0.0, functools.partial(self._look_in_turn, gpu, riders), URGENT)

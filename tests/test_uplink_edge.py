@@ -183,3 +183,56 @@ def test_jobs_queued_at_one_instant_after_the_gpus_first_look_batch_together():
     env.process(second())
     env.run()
     assert sorted(log) == [("a1", 12.0, 2), ("a2", 12.0, 2), ("a3", 12.0, 2), ("a4", 12.0, 2)]
+
+
+def test_a_flow_alone_at_its_instant_goes_on_the_air_at_once_and_one_not_alone_waits_its_turn():
+    # a caller whose step ends with submit(last=True) may start the packet at once only if no other
+    # event is due at that instant: device 1 asks at t = 1 alone (on the air at once, no event
+    # between); at t = 2 device 1 asks first, but device 0's request is due at the same instant:
+    # the pick waits for it, and the round robin's turn (device 0, after device 1 at t = 1) decides
+    import simpy
+
+    from sim.channel import Link, RateModel, StaticSnr
+    from sim.nodes import RoundRobinUplink, call_later
+    from sim.scenario import Rate
+
+    env, sent = simpy.Environment(), []
+    links = [Link(StaticSnr(10.0), RateModel(Rate(model="shannon", efficiency=1.0), 1e6)) for _ in range(2)]
+    up = RoundRobinUplink(env, links)
+    bit_s = 1 / (1e6 * np.log2(11))
+
+    def ask(device, bits):
+        flow = up.submit(device, [bits], {}, lambda: (sent.append((device, round(env.now / bit_s))), up.close(flow)),
+                         last=True)
+        return flow
+
+    call_later(env, lambda _ev: (ask(1, 1000), sent.append(("on air", up.current is not None))), 1.0)
+    call_later(env, lambda _ev: ask(1, 500), 2.0)
+    call_later(env, lambda _ev: ask(0, 300), 2.0)
+    env.run()
+    assert sent[0] == ("on air", True)
+    assert sent[1:] == [(1, round(1 / bit_s) + 1000), (0, round(2 / bit_s) + 300), (1, round(2 / bit_s) + 800)]
+
+
+def test_an_idle_gpu_looks_at_once_only_when_no_other_job_can_come_at_that_instant():
+    # batches of up to 2, no window, 10 + n ms a batch. At t = 0 a1 is queued by a step that ends
+    # there (last=True), but a2's step is due at the same instant: the idle GPU looks after both and
+    # runs them as one batch. At t = 1 s, b is queued alone: the GPU looks at once (running already
+    # as submit returns)
+    import simpy
+
+    from sim.nodes import EdgeServer, call_later
+
+    env, ms, log, jobs = simpy.Environment(), 1e-3, [], {}
+    edge = EdgeServer(env, 1, 2, 0.0, lambda n, kind: (10 + n) * ms)
+
+    def queue(name):
+        jobs[name] = edge.submit({}, "k", lambda: log.append((name, round(env.now / ms, 6), jobs[name].batch)),
+                                 last=True)
+        log.append((name, "running" if edge.runs else "queued"))
+
+    for name, t in (("a1", 0.0), ("a2", 0.0), ("b", 1.0)):
+        call_later(env, lambda _ev, name=name: queue(name), t)
+    env.run()
+    assert log == [("a1", "queued"), ("a2", "queued"), ("a1", 12.0, 2), ("a2", 12.0, 2), ("b", "running"),
+                   ("b", 1011.0, 1)]
