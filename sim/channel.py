@@ -36,6 +36,80 @@ def rng_for(seed: int, *stream: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, *stream])))
 
 
+# numpy's SeedSequence (O'Neill's seed_seq_fe, numpy/random/bit_generator.pyx) and PCG64's
+# seeding (pcg64.c), for rng_streams: the same 32-bit hash, vectorised over keys
+_SS_INIT_A, _SS_MULT_A, _SS_INIT_B, _SS_MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_SS_MIX_L, _SS_MIX_R, _SS_POOL = 0xCA01F9DD, 0x4973F715, 4
+_PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645
+_M32, _M128 = 0xFFFFFFFF, (1 << 128) - 1
+
+
+def _words(n: int) -> list[int]:
+    """The 32-bit words SeedSequence makes of a non-negative integer (least significant first)."""
+    out = [n & _M32]
+    while n > _M32:
+        n >>= 32
+        out.append(n & _M32)
+    return out
+
+
+def _pcg64_states(prefix: tuple[int, ...], last: np.ndarray) -> list[tuple[int, int]]:
+    """(state, inc) of ``PCG64(SeedSequence([*prefix, x]))`` for every x of ``last`` (each below 2^32).
+
+    The SeedSequence hash is data-independent in its constants, so it runs on whole arrays."""
+    entropy = [np.full(len(last), w, dtype=np.uint32) for p in prefix for w in _words(int(p))]
+    entropy.append(last.astype(np.uint32))
+    h = _SS_INIT_A
+
+    def hashmix(v):
+        nonlocal h
+        v = v ^ np.uint32(h)
+        h = (h * _SS_MULT_A) & _M32
+        v = v * np.uint32(h)
+        return v ^ (v >> np.uint32(16))
+
+    def mix(x, y):
+        r = np.uint32(_SS_MIX_L) * x - np.uint32(_SS_MIX_R) * y
+        return r ^ (r >> np.uint32(16))
+
+    zero = np.zeros(len(last), dtype=np.uint32)
+    pool = [hashmix(entropy[i] if i < len(entropy) else zero) for i in range(_SS_POOL)]
+    for src in range(_SS_POOL):
+        for dst in range(_SS_POOL):
+            if src != dst:
+                pool[dst] = mix(pool[dst], hashmix(pool[src]))
+    for src in range(_SS_POOL, len(entropy)):
+        for dst in range(_SS_POOL):
+            pool[dst] = mix(pool[dst], hashmix(entropy[src]))
+    h, words = _SS_INIT_B, []
+    for i in range(8):  # generate_state(4, uint64): 8 words, little-endian pairs
+        v = pool[i % _SS_POOL] ^ np.uint32(h)
+        h = (h * _SS_MULT_B) & _M32
+        v = v * np.uint32(h)
+        words.append((v ^ (v >> np.uint32(16))).astype(np.uint64))
+    u64 = [(words[2 * j] | (words[2 * j + 1] << np.uint64(32))).tolist() for j in range(4)]
+    out = []
+    for s0, s1, i0, i1 in zip(*u64):
+        inc = ((((i0 << 64) | i1) << 1) | 1) & _M128
+        state = ((inc + ((s0 << 64) | s1)) * _PCG_MULT + inc) & _M128  # from 0: a step (inc), + seed, a step
+        out.append((state, inc))
+    return out
+
+
+def rng_streams(seed: int, stream: int, count: int):
+    """``rng_for(seed, stream, d)`` for d = 0 ... count - 1: the same streams, built about ten times
+    faster (one hash over all keys, then one generator re-seeded per key). The generator yielded
+    is one object: use each stream up before taking the next."""
+    if count >= 1 << 32:
+        raise ValueError("at most 2^32 streams")
+    bits = np.random.PCG64(0)
+    gen = np.random.Generator(bits)
+    for state, inc in _pcg64_states((seed, stream), np.arange(count)):
+        bits.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0,
+                      "uinteger": 0}
+        yield gen
+
+
 class SnrProcess:
     """Piecewise-constant SNR in dB."""
 

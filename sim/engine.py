@@ -16,7 +16,7 @@ import numpy as np
 import simpy
 from simpy.core import URGENT
 
-from sim.channel import Link, RateModel, _mix, air_bytes, make_snr_process, normal, packets, rng_for
+from sim.channel import Link, RateModel, _mix, air_bytes, make_snr_process, normal, packets, rng_for, rng_streams
 from sim.errors import ConfigError
 from sim.faults import FaultyLink, Outages
 from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, LoadReport, RoundRobinUplink, call_later
@@ -29,9 +29,11 @@ from sim.scenario import Arrival, PolicySpec, Scenario, power_models
 from sim.tables import read_arrival_trace
 
 
-def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, seed: int, device: int) -> np.ndarray:
-    """Arrival times in seconds of one device's tasks."""
-    rng = rng_for(seed, 2, device)
+def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, seed: int, device: int,
+                  rng: np.random.Generator | None = None) -> np.ndarray:
+    """Arrival times in seconds of one device's tasks (``rng``: its stream, ``rng_for(seed, 2, device)``,
+    if already made)."""
+    rng = rng_for(seed, 2, device) if rng is None else rng
     limit = count if count is not None else math.inf
     if arr.process == "trace":
         t = read_arrival_trace(arr.trace, device=device)
@@ -43,7 +45,7 @@ def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, see
             phase = rng.uniform(0, p) if device > 0 else 0.0
             t = phase + p * np.arange(n) + rng.uniform(0, arr.jitter_ms / 1e3, n)
         elif n is not None:
-            t = np.cumsum(rng.exponential(1 / arr.rate_per_s, n))
+            t = rng.exponential(1 / arr.rate_per_s, n).cumsum()
         else:
             t = poisson_times(rng, arr.rate_per_s, duration_s, int(duration_s * arr.rate_per_s * 1.5 + 50))
     if duration_s is not None:
@@ -54,9 +56,9 @@ def arrival_times(arr: Arrival, count: int | None, duration_s: float | None, see
 def poisson_times(rng: np.random.Generator, rate: float, duration_s: float, chunk: int) -> np.ndarray:
     """Poisson arrival times at ``rate`` covering ``duration_s`` (the last one at or past it),
     gaps drawn ``chunk`` at a time: the same times whatever the chunk (one stream of gaps)."""
-    t = np.cumsum(rng.exponential(1 / rate, chunk))
+    t = rng.exponential(1 / rate, chunk).cumsum()
     while t[-1] < duration_s:
-        t = np.concatenate([t, t[-1] + np.cumsum(rng.exponential(1 / rate, chunk))])
+        t = np.concatenate([t, t[-1] + rng.exponential(1 / rate, chunk).cumsum()])
     return t
 
 
@@ -297,9 +299,10 @@ class Simulation:
         """Start the task source (``run`` does it; the Gymnasium environment steps)."""
         sc, t = self.sc, self.sc.tasks
         times, images = [], []
-        for d in range(sc.n_devices):
-            times.append(arrival_times(sc.arrival_of(self.group[d]), t.count, t.duration_s, self.seed, d))
-            images.append(rng_for(self.seed, 3, d).integers(0, self.profile.n_samples, len(times[-1])))
+        n = sc.n_devices
+        for d, r_time, r_image in zip(range(n), rng_streams(self.seed, 2, n), rng_streams(self.seed, 3, n)):
+            times.append(arrival_times(sc.arrival_of(self.group[d]), t.count, t.duration_s, self.seed, d, r_time))
+            images.append(r_image.integers(0, self.profile.n_samples, len(times[-1])))
         self._arrivals = _arrivals(times, images)
         self._coming = next(self._arrivals, None)
         self._fixed = self.scheme(self.policy.scheme) if isinstance(self.policy, Fixed) else None

@@ -212,6 +212,19 @@ def test_rng_for_is_the_stream_of_default_rng_on_the_seed_sequence():
         assert (rng_for(*key).random(64) == ref.random(64)).all()
 
 
+@pytest.mark.parametrize("seed", [0, 9, 2**32 - 1, 2**32, 2**40 + 5, 2**64 + 17, 10**30])
+def test_rng_streams_are_the_streams_of_rng_for(seed):
+    # each device's arrivals and images come from rng_streams, built from one hash over all devices:
+    # the same streams as rng_for, seeds of one to four 32-bit words included
+    from sim.channel import rng_streams
+
+    for stream in (2, 3, 2**33):
+        for d, gen in enumerate(rng_streams(seed, stream, 70)):
+            ref = rng_for(seed, stream, d)
+            assert (gen.random(6) == ref.random(6)).all(), (seed, stream, d)
+            assert (gen.integers(0, 10_000, 5) == ref.integers(0, 10_000, 5)).all()
+
+
 def test_normal_draws_are_standard_normal():
     from sim.channel import _mix, normal
 
