@@ -87,6 +87,9 @@ def _arrivals(times: list[np.ndarray], images: list[np.ndarray], block: int = 65
                        img[a:a + block].tolist())
 
 
+_NO_ENERGY = (math.nan,) * 5  # the energy columns of a task without a power model
+
+
 @dataclass
 class Result:
     """What one simulation returns: task records and time-weighted resource use."""
@@ -116,14 +119,19 @@ class _Scheme:
         self.correct = self.spec.correct
         self.correct_of = [bool(c) for c in self.correct.tolist()]  # (Python bools: a record per task)
         self.channel = sc.channel
+        self._sends: list[tuple[int, int]] | None = None  # per image, made at the first offload
 
     def sends(self, img: int) -> tuple[int, int]:
         """(payload bytes, packets) a task on image ``img`` sends: none for a local scheme,
         whatever its bytes column says."""
         if self.local:
             return 0, 0
-        nbytes = int(self.payload[img])
-        return nbytes, packets(nbytes, self.channel)[0]
+        if self._sends is None:
+            ch = self.channel
+            nbytes = self.payload.astype(np.int64)
+            n_pk = np.maximum(1, -(-nbytes // (ch.mtu_bytes - ch.header_bytes)))  # as packets() counts
+            self._sends = list(zip(nbytes.tolist(), n_pk.tolist()))
+        return self._sends[img]
 
 
 class Simulation:
@@ -325,7 +333,7 @@ class Simulation:
 
     def observe(self, device: int, k: int, img: int) -> Observation:
         """What ``device`` knows as its task ``k`` arrives (see :class:`sim.policies.Observation`)."""
-        now, arm = self.env.now, self.arm
+        now, arm = self.env._now, self.arm
         when = max(0.0, now - arm.snr_age_ms / 1e3)
         snr = self.links[device].snr.segment(when)[0]
         if arm.snr_error_db:
@@ -346,8 +354,8 @@ class Simulation:
         env = self.env
         while self._coming is not None:
             ta, device, k, img = self._coming
-            if ta > env.now:
-                call_later(env, self._feed, ta - env.now)
+            if ta > env._now:
+                call_later(env, self._feed, ta - env._now)
                 return
             self._coming = next(self._arrivals, None)
             if self._fixed is not None:
@@ -376,7 +384,7 @@ class Simulation:
         else:
             task = self.env.process(self._task(device, k, img, sch))
         if self.drop_s is not None:
-            self._deadlines.append((self.env.now + self.drop_s, task))
+            self._deadlines.append((self.env._now + self.drop_s, task))
             if not self._watching:
                 self._watch(self.drop_s)
 
@@ -390,7 +398,7 @@ class Simulation:
         self._watching = True
 
     def _check_deadlines(self, _ev) -> None:
-        dq, now = self._deadlines, self.env.now
+        dq, now = self._deadlines, self.env._now
         while dq:
             t, proc = dq[0]
             if not proc.is_alive:
@@ -416,7 +424,7 @@ class Simulation:
 
     def _task(self, device: int, k: int, img: int, sch: _Scheme):
         env = self.env
-        arrival, times, status = env.now, {}, "done"
+        arrival, times, status = env._now, {}, "done"
         nbytes, n_pk = sch.sends(img)
         batch, down, prop, ran = 0, 0.0, 0.0, sch
         offload = None
@@ -424,7 +432,7 @@ class Simulation:
             drop_at = None if self.drop_s is None else arrival + self.drop_s
             yield from self.cpus[device].compute(sch.device_s[self.group[device]], times, drop_at)
             if not sch.local:
-                offload = env.now
+                offload = env._now
                 if self.timeout_s is None:
                     status, batch, down, prop = yield from self._remote(device, k, sch, nbytes, n_pk, times)
                 else:
@@ -441,24 +449,24 @@ class Simulation:
         status, batch, down, prop = "done", 0, 0.0, 0.0
         bits, ok = self.transmissions(nbytes, n_pk, device, k)
         if self.up_load is not None:
-            self.up_load.change(env.now, 1)
+            self.up_load.change(env._now, 1)
         try:
             sent = yield from self.uplink.transmit(device, bits, times)
         finally:
             if self.up_load is not None:
-                self.up_load.change(env.now, -1)
+                self.up_load.change(env._now, -1)
         if not sent:
             return "outage", batch, down, prop
         if not ok:
             return "lost", batch, down, prop
         yield env.timeout(self.prop_s)
         if self.edge_load is not None:
-            self.edge_load.change(env.now, 1)
+            self.edge_load.change(env._now, 1)
         try:
             batch = yield from self.edge.infer(times, sch.kind)
         finally:
             if self.edge_load is not None:
-                self.edge_load.change(env.now, -1)
+                self.edge_load.change(env._now, -1)
         if batch is None:
             return (yield from self._edge_lost(times))
         times["batch"] = batch
@@ -480,7 +488,7 @@ class Simulation:
         env = self.env
         remote = env.process(self._guarded(self._remote(device, k, sch, nbytes, n_pk, times)))
         try:
-            yield remote | env.timeout(offload + self.timeout_s - env.now)
+            yield remote | env.timeout(offload + self.timeout_s - env._now)
         except simpy.Interrupt:  # the deadline drops the task: withdraw the offload too
             if remote.is_alive:
                 remote.interrupt()
@@ -489,7 +497,7 @@ class Simulation:
             return (*remote.value, sch)
         remote.interrupt()  # the timeout: give the edge up
         yield remote  # its flow and job are withdrawn now, at this instant, and what it sent is counted
-        times["wait_result"] = env.now - offload
+        times["wait_result"] = env._now - offload
         if self.fallback is None:
             return "timeout", 0, 0.0, 0.0, sch
         fb = {}
@@ -509,8 +517,10 @@ class Simulation:
         as its HARQ draws say), and whether every packet got through."""
         ch = self.sc.channel
         per = ch.mtu_bytes - ch.header_bytes
-        sizes = [min(per, nbytes - i * per) + ch.header_bytes for i in range(n_pk)]
         tries, ok = self.rate.attempts(n_pk, self.seed, device, k)
+        if n_pk == 1:
+            return [8.0 * (min(per, nbytes) + ch.header_bytes)] * tries[0], ok
+        sizes = [min(per, nbytes - i * per) + ch.header_bytes for i in range(n_pk)]
         return [8.0 * s for s, n in zip(sizes, tries) for _ in range(n)], ok
 
     def _record(self, device, k, img, arrival, nbytes, offload, times, batch, down, prop, status, sch,
@@ -518,12 +528,12 @@ class Simulation:
         """Write task ``k``'s record as it ends now (``offload``: when it left the device, or None)."""
         env, dl = self.env, self.sc.tasks.deadline_ms
         if offload is not None and "wait_result" not in times:
-            times["wait_result"] = env.now - offload
+            times["wait_result"] = env._now - offload
         air = int(times.get("uplink_bits", 0.0) // 8)  # bytes that went on the air, headers and resends included
         ran = ran or sch  # the scheme whose result the task got (the fallback's after a timeout)
-        self.last_activity = max(self.last_activity, env.now)
+        self.last_activity = max(self.last_activity, env._now)
         done = status == "done"
-        latency = (env.now - arrival) * 1e3 if done else math.nan
+        latency = (env._now - arrival) * 1e3 if done else math.nan
         met = bool(done and latency <= dl + 1e-9)
         g = times.get
         up_fault, edge_fault = g("uplink_fault"), g("edge_fault")
@@ -533,7 +543,7 @@ class Simulation:
             g("device_wait", 0.0) * 1e3 + g("fallback_wait", 0.0) * 1e3,
             g("device_work", 0.0) * 1e3 + g("fallback_work", 0.0) * 1e3, g("uplink_wait", 0.0) * 1e3,
             g("uplink_work", 0.0) * 1e3, g("edge_wait", 0.0) * 1e3, g("edge_work", 0.0) * 1e3, batch,
-            down * 1e3, prop * 1e3, env.now * 1e3 if done else math.nan, latency, dl, status, met,
+            down * 1e3, prop * 1e3, env._now * 1e3 if done else math.nan, latency, dl, status, met,
             ran.correct_of[img], self.group_labels[device], sch.name, fault, ran is not sch,
         )
         meter = self.meters[device]
@@ -553,7 +563,7 @@ class Simulation:
         tail and total NaN while the tail is not known)."""
         m = self.power[device]
         if m is None:
-            return (math.nan,) * 5
+            return _NO_ENERGY
         compute = m.active_w * (times.get("device_work", 0.0) + times.get("fallback_work", 0.0))
         radio = times.get("energy_radio", 0.0)
         idle = m.idle_w * times.get("wait_result", 0.0)
@@ -575,7 +585,7 @@ class _Task:
     def __init__(self, sim: Simulation, device: int, k: int, img: int, sch: _Scheme) -> None:
         self.sim, self.device, self.k, self.img, self.sch = sim, device, k, img, sch
         env = sim.env
-        self.arrival, self.times, self.is_alive = env.now, {}, True
+        self.arrival, self.times, self.is_alive = env._now, {}, True
         self.offload = self.flow = self.job = None
         self.nbytes, self.n_pk = sch.sends(img)
         drop_at = None if sim.drop_s is None else self.arrival + sim.drop_s
@@ -588,7 +598,7 @@ class _Task:
             self._end("done")
             return
         sim, env = self.sim, self.sim.env
-        self.offload = now = env.now
+        self.offload = now = env._now
         bits, ok = sim.transmissions(self.nbytes, self.n_pk, self.device, self.k)
         load = sim.up_load
         if load is not None:
@@ -623,7 +633,7 @@ class _Task:
         sent = sim.uplink.close(self.flow)
         self.flow = None
         if sim.up_load is not None:
-            sim.up_load.change(sim.env.now, -1)
+            sim.up_load.change(sim.env._now, -1)
         if not sent:  # the rate never allowed it
             self._end("outage")
         elif not ok:  # HARQ gave a packet up
@@ -634,12 +644,12 @@ class _Task:
     def _at_edge(self) -> None:
         sim, env, times = self.sim, self.sim.env, self.times
         if sim.edge_load is not None:
-            sim.edge_load.change(env.now, 1)
+            sim.edge_load.change(env._now, 1)
         if sim.fast_edge:
             batch, edge_s = sim.edge.schedule(times, self.sch.kind)
             times["batch"] = batch
             if sim.edge_load is not None:
-                sim.edge_load.change(env.now + edge_s, -1)
+                sim.edge_load.change(env._now + edge_s, -1)
             if batch == 0:  # lost in an edge outage
                 self._later(self._edge_lost, edge_s)
             else:
@@ -648,7 +658,7 @@ class _Task:
         self.job = sim.edge.submit(times, self.sch.kind, self._inferred, True)
         if self.job is None:  # refused: the edge is down
             if sim.edge_load is not None:
-                sim.edge_load.change(env.now, -1)
+                sim.edge_load.change(env._now, -1)
             self._edge_lost()
 
     def _inferred(self) -> None:
@@ -656,7 +666,7 @@ class _Task:
         sim.edge.leave(job)
         self.job = None
         if sim.edge_load is not None:
-            sim.edge_load.change(sim.env.now, -1)
+            sim.edge_load.change(sim.env._now, -1)
         if job.lost:
             self._edge_lost()
             return
@@ -673,7 +683,7 @@ class _Task:
 
     def interrupt(self) -> None:
         """The deadline drops the task: its flow or edge job is withdrawn now."""
-        sim, now = self.sim, self.sim.env.now
+        sim, now = self.sim, self.sim.env._now
         if self.flow is not None:
             sim.uplink.close(self.flow)
             if sim.up_load is not None:
@@ -708,7 +718,7 @@ class _Truth:
         return sim.links[self.device].transfer_time(start, sum(bits)) if ok else math.inf
 
     def _finish(self, sch: _Scheme, dev_start: float, queues: bool) -> float:
-        sim, now = self.sim, self.sim.env.now
+        sim, now = self.sim, self.sim.env._now
         dev_end = dev_start + sch.device_s[sim.group[self.device]]
         if sch.local:
             return dev_end - now
@@ -730,19 +740,19 @@ class _Truth:
         if got is None:
             sim = self.sim
             cpu = sim.cpus[self.device]
-            got = self._done[option] = self._finish(sim.scheme(option), sim.env.now + cpu.backlog_s(), True)
+            got = self._done[option] = self._finish(sim.scheme(option), sim.env._now + cpu.backlog_s(), True)
         return got
 
     def alone_s(self, option: str) -> float:
         """The task's latency with ``option`` if nothing else were in the system: a lower bound of
         its latency under any policy (see :class:`sim.policies.Oracle`)."""
-        return self._finish(self.sim.scheme(option), self.sim.env.now, False)
+        return self._finish(self.sim.scheme(option), self.sim.env._now, False)
 
     def shared_s(self, option: str) -> float:
         sch = self.sim.scheme(option)
         if sch.local:
             return 0.0
-        return self._upload(sch, self.sim.env.now) + self.sim._edge_seconds(1, sch.kind)
+        return self._upload(sch, self.sim.env._now) + self.sim._edge_seconds(1, sch.kind)
 
 
 def simulate(sc: Scenario, profile: Profile, scheme: str | PolicySpec | Policy, seed: int,

@@ -40,7 +40,7 @@ class Cpu:
     def backlog_s(self) -> float:
         """Seconds of work the device holds now (the work of tasks queued and not dropped, and the
         rest of the running task): what it knows of its own queue when a new task arrives."""
-        now = self.env.now
+        now = self.env._now
         if not self.lindley:
             return self.queued_s + max(0.0, self.running_until - now)
         if not self.jobs:
@@ -58,7 +58,7 @@ class Cpu:
     def compute(self, seconds: float, times: dict, drop_at: float | None = None):
         """Wait for the CPU, then work ``seconds``; writes wait and work into ``times`` (neither if
         the task is dropped before it starts)."""
-        t0 = self.env.now
+        t0 = self.env._now
         if self.lindley:
             end = self.reserve(seconds, times, drop_at)
             if end is None:  # dropped while queued: the drop's interrupt ends the wait
@@ -73,15 +73,15 @@ class Cpu:
                 yield req
                 self.queued_s -= seconds
                 started = True
-                times["device_wait"] = self.env.now - t0
-                start = self.env.now
+                times["device_wait"] = self.env._now - t0
+                start = self.env._now
                 self.running_until = start + seconds
                 try:
                     yield self.env.timeout(seconds)
                 finally:
-                    self.busy_s += self.env.now - start
-                    times["device_work"] = self.env.now - start
-                    self.running_until = self.env.now
+                    self.busy_s += self.env._now - start
+                    times["device_work"] = self.env._now - start
+                    self.running_until = self.env._now
         finally:
             if not started:  # dropped while queued
                 self.queued_s -= seconds
@@ -90,7 +90,7 @@ class Cpu:
         """Lindley's recursion: book ``seconds`` of work for a task asking now and return when it
         leaves the CPU (its end, or its drop while running), or None if it is dropped while queued.
         Writes wait and work into ``times`` (neither if dropped while queued)."""
-        t0 = self.env.now
+        t0 = self.env._now
         start = max(t0, self.free_at)
         if drop_at is None:
             end = start + seconds
@@ -140,7 +140,7 @@ class FifoUplink:
 
     def transmit(self, device: int, packet_bits: list[float], times: dict):
         """Send all packets of a payload back to back over the time-varying rate."""
-        t0 = self.env.now
+        t0 = self.env._now
         total = sum(packet_bits)
         link = self.links[device]
         if self.lindley:
@@ -155,13 +155,13 @@ class FifoUplink:
         try:
             return (yield from self._transmit(device, link, total, t0, times))
         finally:
-            outage_hit(link, t0, self.env.now, times)
+            outage_hit(link, t0, self.env._now, times)
 
     def reserve(self, device: int, total: float, times: dict) -> float | None:
         """Lindley's recursion: book the link for ``total`` bits of ``device`` asking now and return
         when they are sent, or None if the rate never allows it (an outage for good: given up at
         once). Writes wait, work and ``uplink_bits`` into ``times``."""
-        t0, link = self.env.now, self.links[device]
+        t0, link = self.env._now, self.links[device]
         start = max(t0, self.free_at)
         dt = link.transfer_time(start, total)
         times["uplink_wait"], times["uplink_bits"] = start - t0, 0.0
@@ -178,8 +178,8 @@ class FifoUplink:
     def _transmit(self, device: int, link: Link, total: float, t0: float, times: dict):
         with self.res.request() as req:
             yield req
-            times["uplink_wait"] = self.env.now - t0
-            start = self.env.now
+            times["uplink_wait"] = self.env._now - t0
+            start = self.env._now
             dt = link.transfer_time(start, total)
             if math.isinf(dt):  # the rate never allows it (outage for good): give up at once
                 times["uplink_work"] = 0.0
@@ -187,11 +187,11 @@ class FifoUplink:
             try:
                 yield self.env.timeout(dt)
             finally:  # dropped mid-transfer: only what went out before counts as on the air
-                self.busy_s += self.env.now - start
-                times["uplink_work"] = self.env.now - start
-                times["uplink_bits"] = total if self.env.now >= start + dt else \
-                    min(total, link.bits_between(start, self.env.now))
-                self._aired(device, start, self.env.now, times["uplink_bits"], times)
+                self.busy_s += self.env._now - start
+                times["uplink_work"] = self.env._now - start
+                times["uplink_bits"] = total if self.env._now >= start + dt else \
+                    min(total, link.bits_between(start, self.env._now))
+                self._aired(device, start, self.env._now, times["uplink_bits"], times)
         return True
 
 
@@ -243,7 +243,7 @@ class RoundRobinUplink:
         is sent; the caller then calls :meth:`close` (also to withdraw the flow before that).
 
         ``last``: the caller's step does nothing after this call (see :func:`alone_now`)."""
-        flow = _Flow(deque(packet_bits), done, times, device, self.env.now)
+        flow = _Flow(deque(packet_bits), done, times, device, self.env._now)
         times["uplink_bits"] = 0.0
         q = self.queues.get(device)
         if q is None:
@@ -260,7 +260,7 @@ class RoundRobinUplink:
 
     def close(self, flow: _Flow) -> bool:
         """End the flow now, sent or withdrawn: writes its wait and work; whether it got through."""
-        now, times = self.env.now, flow.times
+        now, times = self.env._now, flow.times
         outage_hit(self.links[flow.device], flow.asked, now, times)
         flow.cancelled = True
         first = flow.first if flow.first is not None else now
@@ -290,7 +290,7 @@ class RoundRobinUplink:
         if flow is None:
             self.serving = False
             return
-        now = self.env.now
+        now = self.env._now
         if flow.first is None:
             flow.first = now
         bits = flow.packets.popleft()
@@ -452,21 +452,21 @@ class EdgeServer:
             if not self.runs and not any(self.live.values()):  # nothing to lose: wait for a job
                 self._job_in = env.event()
                 yield self._job_in  # (never, once the tasks are over: the run can end)
-            start, end = self.outages.next_start(env.now)
+            start, end = self.outages.next_start(env._now)
             if start == math.inf:
                 return
-            yield env.timeout(start - env.now)
+            yield env.timeout(start - env._now)
             for kind, q in self.queues.items():
                 while q:
                     job = q.popleft()
                     if not job.cancelled:
                         job.queued, job.lost = False, True
-                        job.times["edge_wait"], job.times["edge_work"] = env.now - job.submitted, 0.0
+                        job.times["edge_wait"], job.times["edge_work"] = env._now - job.submitted, 0.0
                         job.finish()
                 self.live[kind] = 0
             for run in list(self.runs):
                 self._stop(run, "failed")
-            yield env.timeout(end - env.now)
+            yield env.timeout(end - env._now)
 
     def infer(self, times: dict, kind: object = None):
         """Queue a job and wait until its batch has run; None if the edge lost it (an outage)."""
@@ -486,11 +486,11 @@ class EdgeServer:
         before that). None if the edge refuses it (it is down).
 
         ``last``: the caller's step does nothing after this call (see :func:`alone_now`)."""
-        if self.outages is not None and self.outages.down_at(self.env.now) is not None:
+        if self.outages is not None and self.outages.down_at(self.env._now) is not None:
             times["edge_wait"] = times["edge_work"] = 0.0
             return None
         self.seq += 1
-        job = Job(done, self.env.now, times, kind, self.seq)
+        job = Job(done, self.env._now, times, kind, self.seq)
         q = self.queues.get(kind)
         if q is None:
             q = self.queues[kind] = deque()
@@ -582,9 +582,9 @@ class EdgeServer:
         kind = head.kind
         if self.max_batch > 1 and self.max_wait > 0 and self.live[kind] < self.max_batch:
             deadline = head.submitted + self.max_wait  # of the oldest job still queued, now
-            if env.now < deadline:
+            if env._now < deadline:
                 self.windowed[gpu] = 0
-                gpu.after(deadline - env.now, functools.partial(self._window_end, gpu))
+                gpu.after(deadline - env._now, functools.partial(self._window_end, gpu))
                 return "window"  # (then look again: the queue may have grown, or lost its oldest job)
         batch, q = [], self.queues[kind]
         while q and len(batch) < self.max_batch:
@@ -593,7 +593,7 @@ class EdgeServer:
                 job.queued = False
                 self.live[kind] -= 1
                 batch.append(job)
-        start, dt = env.now, self.batch_seconds(len(batch), kind)
+        start, dt = env._now, self.batch_seconds(len(batch), kind)
         run = _Run(batch, gpu, start, dt)
         for job in batch:
             job.times["edge_wait"] = start - job.submitted
@@ -606,10 +606,10 @@ class EdgeServer:
         """The batch ends: run out, stopped (every job dropped) or cut (the edge failed)."""
         env, start = self.env, run.start
         del self.runs[run]
-        self.busy_s += env.now - start
-        lost = cause == "failed" and env.now < start + run.seconds  # a batch that ends as the edge fails is done
+        self.busy_s += env._now - start
+        lost = cause == "failed" and env._now < start + run.seconds  # a batch that ends as the edge fails is done
         for job in run.jobs:
-            job.times["edge_work"] = env.now - start
+            job.times["edge_work"] = env._now - start
             if not job.cancelled:
                 job.lost = lost
                 job.finish()
@@ -639,7 +639,7 @@ class FifoEdge:
         A job that an outage starting at s would cut holds its GPU only until s, so after the
         outage every GPU is free: the queue was lost, as :class:`EdgeServer` loses it.
         """
-        t0 = self.env.now
+        t0 = self.env._now
         seconds = self.batch_seconds(1, kind)
         fail = math.inf
         if self.outages is not None:
