@@ -70,6 +70,32 @@ def test_cpu_task_dropped_while_working_frees_the_cpu_at_once():
     assert _ms(cpu.busy_s) == 14.0
 
 
+def test_lindley_cpu_keeps_only_the_droppable_tasks_not_yet_ended():
+    # tasks of 10 ms asked every 4 ms, each dropped 25 ms after it asks: by hand, at the n-th ask
+    # (t = 4n ms) the queue holds the tasks whose end (start 10k, or their drop 4k + 25) lies after
+    # t; the ended ones are forgotten as each task asks, so memory holds the queue, not the history
+    env = simpy.Environment()
+    cpu = Cpu(env, lindley=True)
+    held = []
+
+    def asks():
+        for _ in range(60):
+            cpu.reserve(10 * MS, {}, env.now + 25 * MS)
+            held.append(len(cpu.jobs))
+            yield env.timeout(4 * MS)
+
+    env.process(asks())
+    env.run()
+    ends, free = [], 0.0
+    for n in range(60):
+        start = max(4 * n, free)
+        end = min(start + 10, 4 * n + 25)
+        free = end if start < 4 * n + 25 else free
+        ends.append(end)
+    expected = [sum(1 for k in range(n + 1) if ends[k] > 4 * n) for n in range(60)]
+    assert held == expected and max(held) <= 8
+
+
 @pytest.mark.parametrize("lindley", [True, False])
 def test_fifo_uplink_one_payload_at_a_time(lindley):
     env, log = simpy.Environment(), []
