@@ -1,5 +1,6 @@
 """Uplink sharing and edge batching, against orderings worked out by hand."""
 import numpy as np
+import pytest
 from helpers import edge_log, write_profile, write_scenario
 
 from sim.engine import simulate
@@ -116,6 +117,15 @@ def test_a_kind_filling_its_batch_wakes_a_gpu_waiting_out_an_older_job_s_window(
     # b2 (2) fill kind b's batch: the GPU runs it at once, 2-14; a1 then runs when its window ends
     log = edge_log(1, 2, 20.0, [("a1", "a", 0), ("b1", "b", 1), ("b2", "b", 2)])
     assert log == [("b1", 14.0, 2, 1.0), ("b2", 14.0, 2, 0.0), ("a1", 31.0, 1, 20.0)]
+
+
+def test_a_full_batch_wakes_a_waiting_gpu_before_the_rest_of_its_instant():
+    # batches of up to 2, windows of 10 ms. a1 (0) opens a window; b1 (1); at 3 b2 fills kind b's
+    # batch, and a2, due at the same instant just after, would fill kind a's (whose head a1 is
+    # older). The waiting GPU is woken as a process would be interrupted, before a2 comes: it runs
+    # b1 b2, 3-15, then a1 a2, 15-27
+    log = edge_log(1, 2, 10.0, [("a1", "a", 0), ("b1", "b", 1), ("b2", "b", 3), ("a2", "a", 3)])
+    assert log == [("b1", 15.0, 2, 2.0), ("b2", 15.0, 2, 0.0), ("a1", 27.0, 2, 15.0), ("a2", 27.0, 2, 12.0)]
 
 
 def test_an_outage_cuts_a_running_batch_with_nothing_queued_behind_it():
@@ -236,3 +246,58 @@ def test_an_idle_gpu_looks_at_once_only_when_no_other_job_can_come_at_that_insta
     env.run()
     assert log == [("a1", "queued"), ("a2", "queued"), ("a1", 12.0, 2), ("a2", 12.0, 2), ("b", "running"),
                    ("b", 1011.0, 1)]
+
+
+def test_queueing_without_last_waits_for_the_rest_of_the_step():
+    # one step queues two payloads (device 1, then device 0), a later one two jobs, each by a plain
+    # submit (last=False: more may follow in the step, though no other event is due at that
+    # instant): the round robin picks device 0 first (its turn), the idle GPU runs both jobs as one
+    # batch
+    import simpy
+
+    from sim.channel import Link, RateModel, StaticSnr
+    from sim.nodes import EdgeServer, RoundRobinUplink, call_later
+    from sim.scenario import Rate
+
+    env, log = simpy.Environment(), []
+    up = RoundRobinUplink(env, [Link(StaticSnr(10.0), RateModel(Rate(model="shannon"), 1e6)) for _ in range(2)])
+    edge = EdgeServer(env, 1, 2, 0.0, lambda n, kind: (10 + n) * 1e-3)
+    flows, jobs = {}, {}
+
+    def sent(device):
+        log.append(("sent", device))
+        up.close(flows[device])
+
+    def send(_ev):
+        for device in (1, 0):
+            flows[device] = up.submit(device, [1000.0], {}, lambda d=device: sent(d))
+
+    def infer(_ev):
+        for name in ("a1", "a2"):
+            jobs[name] = edge.submit({}, "k", lambda name=name: log.append((name, jobs[name].batch)))
+
+    call_later(env, send, 1.0)
+    call_later(env, infer, 2.0)
+    env.run()
+    assert log == [("sent", 0), ("sent", 1), ("a1", 2), ("a2", 2)]
+
+
+@pytest.mark.parametrize("batching", [True, False])
+def test_a_job_the_edge_refuses_has_no_wait_and_no_work(batching):
+    # the edge is down on [1, 2) s: a job offered at 1.5 s is refused, and its times say it neither
+    # waited nor ran there, on the batching edge (submit: None) and Lindley's (schedule: batch 0)
+    import simpy
+
+    from sim.faults import Outages
+    from sim.nodes import EdgeServer, FifoEdge, call_later
+
+    env, got, times = simpy.Environment(), [], {}
+    if batching:
+        edge = EdgeServer(env, 1, 2, 0.0, lambda n, kind: 0.01, Outages([(1.0, 2.0)]))
+        call_later(env, lambda _ev: got.append(edge.submit(times, "k", lambda: None)), 1.5)
+    else:
+        edge = FifoEdge(env, 1, lambda n, kind: 0.01, Outages([(1.0, 2.0)]))
+        call_later(env, lambda _ev: got.append(edge.schedule(times, "k")), 1.5)
+    env.run(until=3.0)
+    assert got == ([None] if batching else [(0, 0.0)])
+    assert times == {"edge_wait": 0.0, "edge_work": 0.0}
