@@ -57,6 +57,8 @@ def _pcg64_states(prefix: tuple[int, ...], last: np.ndarray) -> list[tuple[int, 
     """(state, inc) of ``PCG64(SeedSequence([*prefix, x]))`` for every x of ``last`` (each below 2^32).
 
     The SeedSequence hash is data-independent in its constants, so it runs on whole arrays."""
+    if len(last) and int(last.max()) > _M32:
+        raise ValueError("each key's last part must fit one 32-bit word (a device index below 2^32)")
     entropy = [np.full(len(last), w, dtype=np.uint32) for p in prefix for w in _words(int(p))]
     entropy.append(last.astype(np.uint32))
     h = _SS_INIT_A
@@ -100,9 +102,7 @@ def rng_streams(seed: int, stream: int, count: int):
     """``rng_for(seed, stream, d)`` for d = 0 ... count - 1: the same streams, built about ten times
     faster (one hash over all keys, then one generator re-seeded per key). The generator yielded
     is one object: use each stream up before taking the next."""
-    if count >= 1 << 32:
-        raise ValueError("at most 2^32 streams")
-    bits = np.random.PCG64(0)
+    bits = np.random.PCG64(0)  # (its seed is replaced)
     gen = np.random.Generator(bits)
     for state, inc in _pcg64_states((seed, stream), np.arange(count)):
         bits.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0,

@@ -221,8 +221,17 @@ def test_rng_streams_are_the_streams_of_rng_for(seed):
     for stream in (2, 3, 2**33):
         for d, gen in enumerate(rng_streams(seed, stream, 70)):
             ref = rng_for(seed, stream, d)
+            assert gen.bit_generator.state == ref.bit_generator.state, (seed, stream, d)
             assert (gen.random(6) == ref.random(6)).all(), (seed, stream, d)
             assert (gen.integers(0, 10_000, 5) == ref.integers(0, 10_000, 5)).all()
+
+
+def test_rng_streams_refuse_a_device_index_past_one_word():
+    from sim.channel import _pcg64_states
+
+    assert len(_pcg64_states((0, 2), np.array([2**32 - 1]))) == 1
+    with pytest.raises(ValueError, match="32-bit word"):
+        _pcg64_states((0, 2), np.array([5, 2**32]))
 
 
 def test_normal_draws_are_standard_normal():
