@@ -230,7 +230,7 @@ def test_rng_streams_refuse_a_device_index_past_one_word():
     from sim.channel import _pcg64_states
 
     assert len(_pcg64_states((0, 2), np.array([2**32 - 1]))) == 1
-    with pytest.raises(ValueError, match="32-bit word"):
+    with pytest.raises(ValueError, match=r"^each key.s last part must fit one 32-bit word"):
         _pcg64_states((0, 2), np.array([5, 2**32]))
 
 
