@@ -463,8 +463,13 @@ def packets(payload_bytes: int, ch: Channel) -> tuple[int, int]:
     return n, int(payload_bytes) + n * ch.header_bytes
 
 
+def packet_counts(payload_bytes: np.ndarray, ch: Channel) -> np.ndarray:
+    """:func:`packets`' number of packets for an array of payloads."""
+    b = np.asarray(payload_bytes, dtype=np.int64)
+    return np.maximum(1, -(-b // (ch.mtu_bytes - ch.header_bytes)))
+
+
 def air_bytes(payload_bytes: np.ndarray, ch: Channel) -> np.ndarray:
     """:func:`packets`' bytes on the air for an array of payloads (one transmission each)."""
     b = np.asarray(payload_bytes, dtype=np.int64)
-    n = np.maximum(1, -(-b // (ch.mtu_bytes - ch.header_bytes)))
-    return b + n * ch.header_bytes
+    return b + packet_counts(b, ch) * ch.header_bytes

@@ -16,7 +16,18 @@ import numpy as np
 import simpy
 from simpy.core import URGENT
 
-from sim.channel import Link, RateModel, _mix, air_bytes, make_snr_process, normal, packets, rng_for, rng_streams
+from sim.channel import (
+    Link,
+    RateModel,
+    _mix,
+    air_bytes,
+    make_snr_process,
+    normal,
+    packet_counts,
+    packets,
+    rng_for,
+    rng_streams,
+)
 from sim.errors import ConfigError
 from sim.faults import FaultyLink, Outages
 from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, LoadReport, RoundRobinUplink, call_later
@@ -127,10 +138,8 @@ class _Scheme:
         if self.local:
             return 0, 0
         if self._sends is None:
-            ch = self.channel
-            nbytes = self.payload.astype(np.int64)
-            n_pk = np.maximum(1, -(-nbytes // (ch.mtu_bytes - ch.header_bytes)))  # as packets() counts
-            self._sends = list(zip(nbytes.tolist(), n_pk.tolist()))
+            nbytes = np.asarray(self.payload, dtype=np.int64)
+            self._sends = list(zip(nbytes.tolist(), packet_counts(nbytes, self.channel).tolist()))
         return self._sends[img]
 
 
