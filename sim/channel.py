@@ -317,7 +317,8 @@ def _mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
-_U64 = {c: np.array(c, dtype=np.uint64) for c in (11, 27, 30, 31, _GAMMA, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)}
+_U64 = {c: np.array(c, dtype=np.uint64) for c in (1, 11, 27, 30, 31, _GAMMA, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)}
+_F53 = np.array(2.0**-53)
 
 
 _STEPS = np.zeros(0, dtype=np.uint64)
@@ -347,11 +348,9 @@ def _uniform_np(z: np.ndarray, plus: int) -> np.ndarray:
         if mul is not None:
             np.multiply(z, _U64[mul], out=z)
     np.right_shift(z, _U64[11], out=z)
-    u = z.astype(np.float64)
     if plus:
-        u += plus  # exact: below 2^53
-    u *= 2.0**-53
-    return u
+        np.add(z, _U64[plus], out=z)  # below 2^53: exact, as it then is in float64
+    return np.multiply(z, _F53)  # (the conversion to float64 exact, the product by 2^-53 too)
 
 
 def uniform(key: int, j: int) -> float:
