@@ -110,7 +110,23 @@ def bench_engine(args) -> None:
 
         ratio, e, m = _median_ratio(eng, loop, args.repeats)
         print(f"engine {path} ({scheme}, {sc.tasks.on_deadline}): {e:,.0f} tasks/s, minimal tandem {m:,.0f}: "
-              f"ratio {ratio:.2f} (target >= 1.0)")
+              f"ratio {ratio:.2f} (target >= 1.0); {events_per_task(sc, prof, scheme, args.tasks):.2f} "
+              "SimPy events per task")
+
+
+def events_per_task(sc, prof, scheme: str, n: int) -> float:
+    """Events SimPy steps through per task of ``n`` tasks of ``scheme`` (an untimed run)."""
+    sc = dataclasses.replace(sc, tasks=dataclasses.replace(sc.tasks, count=n // sc.devices.count, duration_s=None))
+    sim = Simulation(sc, prof, scheme, 0)
+    steps, step = [0], sim.env.step
+
+    def counted():
+        steps[0] += 1
+        step()
+
+    sim.env.step = counted
+    sim.run()
+    return (steps[0] - 1) / len(sim.records)  # (the last step finds the schedule empty)
 
 
 def bench_memory(args) -> None:
