@@ -70,9 +70,14 @@ def minimal_tandem(n: int, service_s: tuple[float, float, float], rate: float, s
     return n / (time.perf_counter() - t)
 
 
+def _n_tasks(sc, n: int):
+    """``sc`` with ``n`` tasks in all, split over its devices (a count, no duration)."""
+    return dataclasses.replace(sc, tasks=dataclasses.replace(sc.tasks, count=n // sc.devices.count, duration_s=None))
+
+
 def engine_rate(sc, prof, scheme: str, n: int) -> tuple[float, tuple[float, float, float], float]:
     """(engine tasks/s, mean device/uplink/edge work in s, arrival rate) of ``n`` tasks of ``scheme``."""
-    sc = dataclasses.replace(sc, tasks=dataclasses.replace(sc.tasks, count=n // sc.devices.count, duration_s=None))
+    sc = _n_tasks(sc, n)
     t = time.perf_counter()
     res = simulate(sc, prof, scheme, 0)
     dt = time.perf_counter() - t
@@ -116,8 +121,7 @@ def bench_engine(args) -> None:
 
 def events_per_task(sc, prof, scheme: str, n: int) -> float:
     """Events SimPy steps through per task of ``n`` tasks of ``scheme`` (an untimed run)."""
-    sc = dataclasses.replace(sc, tasks=dataclasses.replace(sc.tasks, count=n // sc.devices.count, duration_s=None))
-    sim = Simulation(sc, prof, scheme, 0)
+    sim = Simulation(_n_tasks(sc, n), prof, scheme, 0)
     steps, step = [0], sim.env.step
 
     def counted():

@@ -16,18 +16,7 @@ import numpy as np
 import simpy
 from simpy.core import URGENT
 
-from sim.channel import (
-    Link,
-    RateModel,
-    _mix,
-    air_bytes,
-    make_snr_process,
-    normal,
-    packet_counts,
-    packets,
-    rng_for,
-    rng_streams,
-)
+from sim.channel import Link, RateModel, _mix, air_bytes, make_snr_process, normal, packet_counts, rng_for, rng_streams
 from sim.errors import ConfigError
 from sim.faults import FaultyLink, Outages
 from sim.nodes import Cpu, EdgeServer, FifoEdge, FifoUplink, LoadReport, RoundRobinUplink, call_later
@@ -722,8 +711,7 @@ class _Truth:
     def _upload(self, sch: _Scheme, start: float) -> float:
         """Seconds of the upload from ``start`` with this task's HARQ draws (inf if lost)."""
         sim = self.sim
-        nbytes = int(sch.payload[self.img])
-        bits, ok = sim.transmissions(nbytes, packets(nbytes, sim.sc.channel)[0], self.device, self.k)
+        bits, ok = sim.transmissions(*sch.sends(self.img), self.device, self.k)  # (callers: offloading schemes)
         return sim.links[self.device].transfer_time(start, sum(bits)) if ok else math.inf
 
     def _finish(self, sch: _Scheme, dev_start: float, queues: bool) -> float:
