@@ -37,12 +37,13 @@ def profile_info(folder: Path) -> str:
     """A profile's schemes, hardware keys and stages, as text tables."""
     p = load_profile(folder)
     f32 = (p.meta.get("feature") or {}).get("float32_bytes")
+    w = max([6, *map(len, p.schemes)])  # the columns fit the longest name
     out = [f"profile {p.name} ({p.folder}): {p.n_samples} test samples", "",
-           f"{'scheme':<18} {'kind':<8} {'accuracy %':>10} {'mean bytes':>11} {'ratio':>8}"]
+           f"{'scheme':<{w}} {'kind':<8} {'accuracy %':>10} {'mean bytes':>11} {'ratio':>8}"]
     for name, spec in p.schemes.items():
         mean = float(spec.payload_bytes.mean())
         ratio = f"{f32 / mean:,.0f}x" if f32 and spec.kind == "split" and mean > 0 else ""
-        out.append(f"{name:<18} {spec.kind:<8} {100 * spec.accuracy:>10.2f} {mean:>11.1f} {ratio:>8}")
+        out.append(f"{name:<{w}} {spec.kind:<8} {100 * spec.accuracy:>10.2f} {mean:>11.1f} {ratio:>8}")
     out += ["", "hardware:"]
     described = p.meta.get("hardware") or {}
     for hw in sorted(p.hardware_keys()):
@@ -50,11 +51,12 @@ def profile_info(folder: Path) -> str:
         if isinstance(what, dict):
             what = ", ".join(f"{k} {v}" for k, v in what.items() if k in ("device", "precision", "torch", "weights"))
         out.append(f"  {hw}: {what}")
-    out += ["", f"{'stage':<26} {'GFLOPs':>8}  latency ms (hardware: batch=ms)"]
+    w = max([5, *map(len, p.stages)])
+    out += ["", f"{'stage':<{w}} {'GFLOPs':>8}  latency ms (hardware: batch=ms)"]
     for name, st in p.stages.items():
         lat = "; ".join(f"{hw}: " + ", ".join(f"{b}={ms:g}" for b, ms in table.items())
                         for hw, table in st["latency_ms"].items())
-        out.append(f"{name:<26} {float(st.get('flops') or 0) / 1e9:>8.3f}  {lat}")
+        out.append(f"{name:<{w}} {float(st.get('flops') or 0) / 1e9:>8.3f}  {lat}")
     return "\n".join(out)
 
 

@@ -68,3 +68,23 @@ def test_info_draws_what_batching_buys(tmp_path, capsys):
     assert main(["info", str(prof), "--plot", str(tmp_path / "f" / "batching.png")]) == 0
     assert (tmp_path / "f" / "batching.png").stat().st_size > 5000
     assert "figure written to" in capsys.readouterr().out
+
+
+def test_info_columns_fit_the_longest_names(capsys):
+    """The profile of every codec has scheme and stage names longer than a fixed column: each
+    column still starts (kind) or ends (GFLOPs) where its heading does."""
+    from pathlib import Path
+
+    prof = Path(__file__).resolve().parents[1] / "profiles" / "fashion-mnist-resnet50-next"
+    assert main(["info", str(prof)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, x in enumerate(lines) if x.startswith("scheme "))
+    at = lines[head].index("kind")
+    rows = lines[head + 1:lines.index("", head)]
+    assert len(rows) == 31 and any(r.startswith("aecnn-rd-k16s1-l0.003 ") for r in rows)
+    assert all(r[at - 1] == " " and r[at:].split()[0] in ("local", "split", "offload") for r in rows), rows
+    head = next(i for i, x in enumerate(lines) if x.startswith("stage "))
+    end = lines[head].index("GFLOPs") + len("GFLOPs")
+    rows = lines[head + 1:]
+    assert any(r.startswith("bottlenet-ec-k1s1-dec2-encode ") for r in rows)
+    assert all(r[end - 1].isdigit() and r[end] == " " for r in rows), rows
