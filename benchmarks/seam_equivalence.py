@@ -6,6 +6,9 @@ compares every record column the old engine wrote, row by row, exactly (NaN equa
 
   python benchmarks/seam_equivalence.py [--rev REV] [--scenario paper fading multi-device]
 
+Both sides run on the profile REV knew, profiles/fashion-mnist-resnet50 (the scenarios now name
+the profile of every codec, whose framed payloads and scheme names REV predates); the scenarios'
+patterns ``aecnn-k*`` and ``bottlenet-k*`` pick that profile's AECNN and BottleNet++ levels.
 multi-device.yaml's devices fade together in the old engine; the new one gives each device its
 own fading, so that scenario runs here with ``channel.fading.shared: true`` (the old model).
 Its 30 s of arrivals are cut to 5 s on both sides (--full keeps them) to bound the run time.
@@ -27,6 +30,7 @@ from bench_sim import _baseline_tree  # the same worktree of REV the speed bench
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_ONLY = {"choice", "group"}
+OLD_PROFILE = ROOT / "profiles" / "fashion-mnist-resnet50"
 
 
 def _sweep(tree: Path, scenario: str, out: Path, sets: list[str]) -> float:
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     old_tree, bad = _baseline_tree(args.rev), 0
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.scenario:
-            both = [] if args.full or name != "multi-device" else ["tasks.duration_s=5"]
+            both = [f"profile={OLD_PROFILE}"] + ([] if args.full or name != "multi-device" else ["tasks.duration_s=5"])
             new_only = ["channel.fading.shared=true"] if name == "multi-device" else []
             t_old = _sweep(old_tree, name, Path(tmp, f"{name}-old"), both)
             t_new = _sweep(ROOT, name, Path(tmp, f"{name}-new"), both + new_only)

@@ -30,7 +30,7 @@ from sim.results import records_frame, summarize
 from sim.scenario import load_scenario, override
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONS = ["local", "full-offload", "aecnn-k12b3", "aecnn-k3b3", "aecnn-k1b2"]
+OPTIONS = ["local", "full-offload", "aecnn-k64b1", "aecnn-k4b3", "aecnn-k4b1"]
 
 
 def state(obs: Observation) -> tuple[int, int, int]:

@@ -1,7 +1,7 @@
 """A Gymnasium environment over the simulator: one step is one task's choice of scheme.
 
     from sim.gym_env import CoInferenceEnv
-    env = CoInferenceEnv("scenarios/adaptive.yaml", options=["local", "aecnn-k12b3"])
+    env = CoInferenceEnv("scenarios/adaptive.yaml", options=["local", "aecnn-k64b1"])
     obs, info = env.reset(seed=0)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
 

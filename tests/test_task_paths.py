@@ -70,7 +70,7 @@ def _run(sc, prof, arm, lindley):
 def test_callback_tasks_give_the_process_tasks_records(case):
     sc = _scenario(case)
     prof = load_profile(sc.profile)
-    options = ("local", "full-offload", "aecnn-k12b3", "bottlenet-k1s2")
+    options = ("local", "full-offload", "aecnn-k64b1", "bottlenet-k1s2")
     runs = {}
     for lindley in (None, False):
         policy = _Watcher(options)
@@ -102,4 +102,4 @@ def test_callback_tasks_give_the_process_tasks_records(case):
 def test_a_device_timeout_runs_tasks_as_processes():
     # the timeout withdraws a remote stage from a running task: that path stays a SimPy process
     sc = override(_scenario("round-robin-faults"), {"faults.timeout_ms": 40, "faults.fallback": "local"})
-    assert not Simulation(sc, load_profile(sc.profile), "aecnn-k12b3", 0).callbacks
+    assert not Simulation(sc, load_profile(sc.profile), "aecnn-k64b1", 0).callbacks
