@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import sys
 from pathlib import Path
 
-from sim.engine import simulate
-from sim.profile import load_profile
-from sim.runner import points_of
-from sim.scenario import load_scenario, override
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's sim, not an installed copy: the hashes are of the code at hand
+
+from sim.engine import simulate  # noqa: E402
+from sim.profile import load_profile  # noqa: E402
+from sim.runner import points_of  # noqa: E402
+from sim.scenario import load_scenario, override  # noqa: E402
 
 
 def runs():
