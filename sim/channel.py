@@ -161,7 +161,8 @@ class BlockFading(SnrProcess):
     def gains(self, i: int, n: int) -> np.ndarray:
         """:meth:`gain` of blocks i ... i + n - 1 with numpy: the same draws and the same operations
         (numpy's log, cos and sin may differ from the math module's in the last bit)."""
-        z = np.add(_steps(n), np.array((self.key + 2 * i * _GAMMA) & _MASK, dtype=np.uint64))  # + 2 j gamma
+        # block i + j's counter, plus the gamma _mix adds first: base + 2 j gamma + gamma
+        z = np.add(_steps(n), np.array((self.key + (2 * i + 1) * _GAMMA) & _MASK, dtype=np.uint64))
         if self.k is None:
             u1 = _uniform_np(z, 1)
             np.log(u1, out=u1)
@@ -269,8 +270,11 @@ class RateModel:
 
     def rates_of_linear(self, snr_lin: np.ndarray) -> np.ndarray:
         """:meth:`rate_of_linear` of an array, with the same operations."""
-        if self.cfg.model == "shannon":
-            return self.cfg.efficiency * self.bw * np.log2(1 + snr_lin)
+        if self.cfg.model == "shannon":  # (efficiency x bandwidth) x log2(1 + snr), in one new array
+            out = np.add(snr_lin, 1.0)
+            np.log2(out, out=out)
+            out *= self.cfg.efficiency * self.bw
+            return out
         return _CQI_EFF[np.searchsorted(_CQI_LIN, snr_lin, side="right")] * self.bw
 
     def rate_of_linear(self, snr_lin: float) -> float:
@@ -336,12 +340,12 @@ def _steps(n: int) -> np.ndarray:
 
 
 def _uniform_np(z: np.ndarray, plus: int) -> np.ndarray:
-    """((_mix(z) >> 11) + plus) * 2^-53 as float64, for an array of uint64 (``z`` is overwritten).
+    """((_mix(c) >> 11) + plus) * 2^-53 as float64 for an array ``z`` of c + gamma (uint64, mod 2^64):
+    the counters with _mix's first addition already made (``z`` is overwritten).
 
     Explicit ufuncs on 0-d uint64 constants: numpy scalars would cost several times more here.
     """
     t = np.empty_like(z)
-    np.add(z, _U64[_GAMMA], out=z)
     for shift, mul in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, None)):
         np.right_shift(z, _U64[shift], out=t)
         np.bitwise_xor(z, t, out=z)
@@ -423,7 +427,8 @@ class Link:
         while budget > 0:
             n = min(n, budget, 1 << 16)
             rates = self.rate.rates_of_linear(snr.gains(i, n))
-            cum = (rates * tc).cumsum()  # bits sent by the end of each block
+            cum = np.multiply(rates, tc)
+            cum.cumsum(out=cum)  # bits sent by the end of each block
             k = int(cum.searchsorted(left))  # the first block by whose end all is sent
             if k < n:
                 return (i + k) * tc + (left - (float(cum[k - 1]) if k else 0.0)) / float(rates[k]) - t0
