@@ -101,6 +101,28 @@ def test_non_utf8_scenario_and_profile(base, capsys):
     _assert_one_line(code, err, "profile.yaml", "UTF-8")
 
 
+
+def test_malformed_yaml_names_the_problem_as_pyyaml_does(base, capsys):
+    """libyaml parses; a document it refuses is read again by PyYAML, whose message names the tab."""
+    tmp, _ = base
+    bad = tmp / "bad.yaml"
+    bad.write_text("name: x\nseeds:\n\t- 1\n")
+    code, err = _sweep(capsys, bad, tmp / "out", 1)
+    _assert_one_line(code, err, "bad.yaml", "found character '")  # (libyaml: "found character that")
+    assert "line 3" in err and "is not valid YAML" in err
+
+
+def test_every_shipped_yaml_reads_as_pyyaml_reads_it():
+    from pathlib import Path
+
+    from sim.schema import load_yaml_mapping
+
+    root = Path(__file__).resolve().parents[1]
+    files = [*root.glob("scenarios/*.yaml"), *root.glob("profiles/*/profile.yaml")]
+    assert len(files) >= 10
+    for f in files:
+        assert load_yaml_mapping(f, "keys") == yaml.safe_load(f.read_text()), f
+
 SCENARIO_CASES = [
     ("seeds negative", {"seeds": [0, -1]}, "seeds", "-1"),
     ("seeds repeated", {"seeds": [3, 3]}, "seeds", "3"),
