@@ -59,12 +59,17 @@ def with_ci(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """
     figures = [c for c in summary.columns
                if c not in keys and c != "seed" and pd.api.types.is_numeric_dtype(summary[c])]
+    # one float array, a figure per row, so that each figure of a group is one contiguous slice:
+    # the same values in the same order as the group's column, so the same mean to the last bit
+    values = np.ascontiguousarray(summary[figures].to_numpy(dtype=float).T)
     rows = []
-    for group, g in summary.groupby(keys, sort=False, dropna=False):
+    for group, at in summary.groupby(keys, sort=False, dropna=False).indices.items():
         row = dict(zip(keys, group if isinstance(group, tuple) else (group,)))
-        row["seeds"] = len(g)
-        for m in figures:
-            x = g[m].dropna().to_numpy(dtype=float)
+        row["seeds"] = len(at)
+        block = values[:, at]
+        for m, x in zip(figures, block):
+            if np.isnan(x).any():
+                x = x[~np.isnan(x)]
             row[m] = float(x.mean()) if len(x) else math.nan
             row[f"{m}_ci95"] = half_width95(x)
         rows.append(row)
