@@ -171,7 +171,7 @@ def _check_scheme(folder: Path, name: str, sc: object, stages: dict) -> None:
 def _read_samples(cpath: Path, schemes: dict) -> dict[str, np.ndarray]:
     """The columns the schemes use, checked: labels integers, bytes whole numbers >= 0, correct 0/1."""
     need = ["label"] + [sc[c] for sc in schemes.values() for c in ("bytes_column", "correct_column")]
-    df = tables.read_csv(cpath, "samples.csv", tuple(dict.fromkeys(need)))
+    df = tables.read_csv(cpath, "samples.csv", tuple(dict.fromkeys(need)), whole=True)
     cols = {"label": tables.column(cpath, df, "label", integer=True)}
     for sc in schemes.values():
         cols[sc["bytes_column"]] = tables.column(cpath, df, sc["bytes_column"], integer=True, lo=0)

@@ -17,11 +17,14 @@ import pandas as pd
 from sim.errors import ConfigError
 
 
-def read_csv(path: str | Path, key: str, required: tuple[str, ...]) -> pd.DataFrame:
+def read_csv(path: str | Path, key: str, required: tuple[str, ...], whole: bool = False) -> pd.DataFrame:
     """Read a comma-separated file with a header naming at least ``required``.
 
     ``key`` names the setting that pointed at the file (``tasks.arrival.trace``), for errors about
     the file as a whole. Columns are left as read: :func:`column` converts and checks them.
+    ``whole``: the columns are meant to be whole numbers (samples.csv); pandas' C parser then
+    reads each column whose every field is an integer as int64 at once (exactly: no rounding),
+    and only the others are kept as text for :func:`column`'s checks.
     """
     path = Path(path)
     try:
@@ -34,10 +37,18 @@ def read_csv(path: str | Path, key: str, required: tuple[str, ...]) -> pd.DataFr
         raise ConfigError(path, key, str(path), f"is not UTF-8 text (byte {e.start})") from None
     if not text.strip():
         raise ConfigError(path, key, str(path), f"is empty; needs a header with {', '.join(required)} and rows")
-    try:  # the text already read, not the file again
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
-        raise ConfigError(path, key, str(e).splitlines()[0], "is not a valid comma-separated file") from None
+    parsed = _integers(text) if whole else None
+    if parsed is not None and all(parsed[c].dtype == np.int64 for c in parsed.columns):
+        df = parsed  # every field a whole number: nothing left to read as text (unless one is refused)
+        df.attrs["text"] = text
+    else:
+        try:  # the text already read, not the file again
+            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+            raise ConfigError(path, key, str(e).splitlines()[0], "is not a valid comma-separated file") from None
+        if parsed is not None and list(parsed.columns) == list(df.columns) and len(parsed) == len(df):
+            df = df.assign(**{c: parsed[c] for c in parsed.columns if parsed[c].dtype == np.int64})
+            df.attrs["text"] = text
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in required if c not in df.columns]
     if missing:
@@ -48,11 +59,36 @@ def read_csv(path: str | Path, key: str, required: tuple[str, ...]) -> pd.DataFr
     return df
 
 
+def _integers(text: str) -> pd.DataFrame | None:
+    """``text`` read by pandas' C parser with its own types: a column whose every field is an
+    integer comes out int64, exactly; any other (a point, an exponent, a word, a trailing space, a
+    boolean) another type, which :func:`read_csv` reads as text instead. None where it fails."""
+    try:
+        return pd.read_csv(io.StringIO(text), keep_default_na=False, skipinitialspace=True, low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return None
+
+
 def column(path: str | Path, df: pd.DataFrame, name: str, integer: bool = False,
            lo: float | None = None, hi: float | None = None) -> np.ndarray:
     """Column ``name`` as float64 (or int64 with ``integer``): finite numbers within [lo, hi]."""
-    text = df[name].str.strip()
-    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    if df[name].dtype == np.int64:  # (read_csv with whole=True): whole numbers already
+        try:
+            return _checked(path, df, name, df[name].to_numpy(dtype=float), integer, lo, hi)
+        except ConfigError:  # named with the field as written: read the file's text again
+            if "text" not in df.attrs:
+                raise
+            text = pd.read_csv(io.StringIO(df.attrs["text"]), dtype=str, keep_default_na=False,
+                               skipinitialspace=True)
+            text.columns = [str(c).strip() for c in text.columns]
+            df = text
+    values = pd.to_numeric(df[name].str.strip(), errors="coerce").to_numpy(dtype=float)
+    return _checked(path, df, name, values, integer, lo, hi)
+
+
+def _checked(path: str | Path, df: pd.DataFrame, name: str, values: np.ndarray, integer: bool,
+             lo: float | None, hi: float | None) -> np.ndarray:
+    """:func:`column`'s checks of the numbers read from ``df[name]`` (whose fields the errors quote)."""
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
         i = int(bad[0])

@@ -450,3 +450,25 @@ def test_config_error_crosses_a_process_boundary_intact():
     assert (back.file, back.key, back.problem) == ("f.yaml", "channel.snr_db", "must be small")
     odd = ConfigError("f", "k", (x for x in []), "p")  # a value that does not pickle travels as text
     assert pickle.loads(pickle.dumps(odd)).key == "k"
+
+
+@pytest.mark.parametrize("field", ["1", "0", "007", "+1", "-0", "1.0", "1e0", " 1", "1 ", "True", "true", "",
+                                   "nan", "inf", "1.5", "0x1", "1_0", "2", "-1", "99999999999999999999"])
+def test_whole_number_columns_read_at_once_as_they_are_read_as_text(tmp_path, field):
+    """samples.csv is read by pandas' C parser where every field is an integer, as text otherwise:
+    each field gives the same value, or the same one-line error, either way."""
+    from sim import tables
+
+    path = tmp_path / "samples.csv"
+    path.write_text("index,label,x_correct\n0,3,1\n1,4," + field + "\n2,5,0\n")
+
+    def read(whole):
+        df = tables.read_csv(path, "samples.csv", ("label", "x_correct"), whole=whole)
+        try:
+            return tables.column(path, df, "x_correct", integer=True, lo=0, hi=1).tolist()
+        except ConfigError as e:
+            return str(e)
+
+    assert read(True) == read(False)
+    if field in ("1", "0", "007", "+1", "-0", "2", "-1"):  # all integers: no text pass at all
+        assert tables.read_csv(path, "samples.csv", ("label",), whole=True)["x_correct"].dtype == np.int64
