@@ -10,7 +10,7 @@ FIRST_PROFILE = profiles/fashion-mnist-resnet50
 ## demo: install the simulator (no torch) and run the paper sweep on the embedded profile
 demo: install
 	$(PYTHON) -m sim.cli sweep scenarios/paper.yaml --workers 2
-	@echo "figures: results/paper/figures/{hit_rate,latency_cdf,stage_breakdown,acc_vs_deadline}.{png,svg}"
+	@echo "figures: results/paper/figures/{hit_rate,latency_cdf,stage_breakdown,acc_vs_deadline}.{png,svg,pdf}"
 
 install:
 	$(PIP) install -q .
