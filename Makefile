@@ -75,9 +75,12 @@ lint:
 ## 2-core CPU): a 30-epoch backbone, AECNN near 256/1024/4096x, BottleNet++ with the published decoder (raw and
 ## entropy-coded) and one level with the two-layer decoder beside it, AECNN-RD at five rate weights, and every
 ## image codec
+## (DATA_ROOT=DIR: Fashion-MNIST's four idx .gz files in DIR instead of the Debian package, e.g. on a GPU machine
+## without root)
 RUN = runs/fmnist-r50-long
-profile: install-all data
-	$(PYTHON) -m models.cli pipeline --run $(RUN) --backbone-epochs 30 --backbone-lr 0.1 --max-train 20000 \
+DATA_ROOT ?=
+profile: install-all $(if $(DATA_ROOT),,data)
+	$(PYTHON) -m models.cli pipeline --run $(RUN) $(if $(DATA_ROOT),--data-root $(DATA_ROOT),) --backbone-epochs 30 --backbone-lr 0.1 --max-train 20000 \
 		--ratios 256,1024,4096 --plan-candidates 4 --bottlenet 4:1,1:1,1:2,1:3 \
 		--rd 16:0.003,16:0.01,16:0.03,16:0.1,8:0.3:2 --codec-epochs 2
 	[ -f $(RUN)/bottlenet-k1s1-dec2.pt ] || $(PYTHON) -m models.cli train bottlenet --run $(RUN) \
