@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from sim import __version__
@@ -204,6 +205,7 @@ def _main(args: argparse.Namespace) -> int:
         print(validate(sc, args.workers))
         return 0
     out = args.out or Path("results") / sc.name
+    started = time.monotonic()
     summary = run_all(sc, out, workers=args.workers, sweep=args.command == "sweep", force=args.force,
                       scheduler=args.scheduler)
     cols = [c for c in ("scheme", "hit_rate", "acc_within_deadline", "mean_latency_ms", "p95_latency_ms")]
@@ -215,7 +217,9 @@ def _main(args: argparse.Namespace) -> int:
         print(f"note: no task arrived in {empty} of {len(summary)} (point, scheme, seed) runs; their figures are NaN")
     print(f"results in {out}")
     if not args.no_plot:
-        if sys.stderr.isatty():
+        from sim.progress import worth_a_line
+
+        if worth_a_line(started):  # (batch jobs too, once the run is long enough to show progress)
             print(f"{sc.name}: drawing figures", file=sys.stderr, flush=True)
         figs = plot.plot_results(out, workers=args.workers)
         print(f"{len(figs)} figures in {out / 'figures'}")

@@ -19,11 +19,22 @@ def _fmt(seconds: float) -> str:
         f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+EVERY_S = 5.0  # seconds between plain progress lines; a run shorter than this prints none
+
+
+def worth_a_line(started: float, stream=None) -> bool:
+    """Whether a step that begins now should say so: on a terminal always, elsewhere once the run
+    (begun at ``started``, ``time.monotonic()``) has lasted a plain line's period."""
+    stream = stream or sys.stderr
+    return getattr(stream, "isatty", lambda: False)() or time.monotonic() - started >= EVERY_S
+
+
 class Progress:
     """Weighted progress over jobs (objects with ``scenario``, ``values``, ``seed``, ``pid``)."""
 
     def __init__(self, name: str, jobs: Sequence, done: set[str], enabled: bool = True,
-                 every_s: float = 5.0, stream=None) -> None:
+                 every_s: float | None = None, stream=None) -> None:
+        every_s = EVERY_S if every_s is None else every_s
         self.stream = stream or sys.stderr
         cache: dict[int, float] = {}
         self.weight = {}

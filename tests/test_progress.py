@@ -36,3 +36,17 @@ def test_progress_counts_work_not_points(tmp_path):
     assert quiet.getvalue() == ""
     resumed = Progress("demo", jobs, done={"a"}, every_s=0.0, stream=io.StringIO())
     assert resumed.done_w == 200 and resumed.points_done == 1
+
+
+def test_a_long_batch_sweep_says_it_draws_figures_a_short_one_stays_quiet(tmp_path, capsys, monkeypatch):
+    from sim import progress
+    from sim.cli import main
+
+    sc = write_scenario(tmp_path / "s.yaml", simple_profile(tmp_path / "p"), schemes=["local", "split"],
+                        sweep={"grid": {"channel.snr_db": [0, 10]}})
+    assert main(["sweep", str(sc), "--out", str(tmp_path / "quiet")]) == 0
+    assert "drawing figures" not in capsys.readouterr().err  # stderr is no terminal here, and the run short
+    monkeypatch.setattr(progress, "EVERY_S", 0.0)  # as if it had run past a progress line's period
+    assert main(["sweep", str(sc), "--out", str(tmp_path / "long")]) == 0
+    err = capsys.readouterr().err
+    assert "test: drawing figures" in err and "assembling the summaries" in err
