@@ -305,6 +305,9 @@ class RateModel:
         if stream is None:
             stream = self._harq[(seed, device)] = _mix(_mix(seed ^ 0x4841_5251) ^ device)  # "HARQ" stream
         base = _mix(stream ^ task)
+        if n_packets == 1:  # (most payloads: the same draw without the lists)
+            t = 1 + int(math.log(uniform(base, 0)) / log_bler)
+            return [min(t, limit)], t <= limit
         tries = [1 + int(math.log(uniform(base, j)) / log_bler) for j in range(n_packets)]
         return [min(t, limit) for t in tries], all(t <= limit for t in tries)
 

@@ -7,7 +7,6 @@ per-task records.
 from __future__ import annotations
 
 import bisect
-import functools
 import heapq
 import math
 from collections import deque
@@ -400,11 +399,27 @@ class _Gpu:
     def __init__(self, server: EdgeServer) -> None:
         self.server, self.token = server, 0
 
-    def after(self, delay: float, fn: Callable, priority: int = NORMAL) -> None:
-        """Call ``fn()`` ``delay`` from now, unless another call is set meanwhile."""
+    def after(self, delay: float, fn: Callable, *args, priority: int = NORMAL) -> None:
+        """Call ``fn(*args)`` ``delay`` from now, unless another call is set meanwhile."""
         self.token += 1
-        token = self.token
-        call_later(self.server.env, lambda _ev: fn() if token == self.token else None, delay, priority)
+        env = self.server.env
+        heapq.heappush(env._queue, (env._now + delay, priority, next(env._eid), _GpuCall(self, fn, args)))
+
+
+class _GpuCall:
+    """A GPU's pending call, as ``call_later`` schedules one (a succeeded event with only its
+    callbacks), void once its GPU has set another."""
+
+    __slots__ = ("callbacks", "gpu", "token", "fn", "args")
+    _ok = True
+
+    def __init__(self, gpu: _Gpu, fn: Callable, args: tuple) -> None:
+        self.gpu, self.token, self.fn, self.args = gpu, gpu.token, fn, args
+        self.callbacks = [self._fire]
+
+    def _fire(self, _ev) -> None:
+        if self.token == self.gpu.token:
+            self.fn(*self.args)
 
 
 class EdgeServer:
@@ -511,7 +526,7 @@ class EdgeServer:
         if full:  # a full batch: no GPU waits longer
             for gpu, riders in list(self.windowed.items()):
                 del self.windowed[gpu]
-                gpu.after(0.0, functools.partial(self._look_in_turn, gpu, riders), URGENT)
+                gpu.after(0.0, self._look_in_turn, gpu, riders, priority=URGENT)
         if not self._job_in.triggered:
             self._job_in.succeed()
         return job
@@ -519,7 +534,7 @@ class EdgeServer:
     def _stop(self, run: _Run, cause: str) -> None:
         if not run.stopped:
             run.stopped = True
-            run.gpu.after(0.0, functools.partial(self._ended, run, cause), URGENT)
+            run.gpu.after(0.0, self._ended, run, cause, priority=URGENT)
 
     def leave(self, job: Job) -> None:
         """The job's task is done with it (its result came, or it left early: withdrawn)."""
@@ -588,7 +603,7 @@ class EdgeServer:
             deadline = head.submitted + self.max_wait  # of the oldest job still queued, now
             if env._now < deadline:
                 self.windowed[gpu] = 0
-                gpu.after(deadline - env._now, functools.partial(self._window_end, gpu))
+                gpu.after(deadline - env._now, self._window_end, gpu)
                 return "window"  # (then look again: the queue may have grown, or lost its oldest job)
         batch, q = [], self.queues[kind]
         while q and len(batch) < self.max_batch:
@@ -603,7 +618,7 @@ class EdgeServer:
             job.times["edge_wait"] = start - job.submitted
             job.batch, job.run = len(batch), run
         self.runs[run] = None
-        gpu.after(dt, functools.partial(self._ended, run, None))
+        gpu.after(dt, self._ended, run, None)
         return "run"
 
     def _ended(self, run: _Run, cause: str | None) -> None:
