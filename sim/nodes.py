@@ -307,7 +307,7 @@ class RoundRobinUplink:
             if self.on_air is not None:
                 self.on_air(flow.device, now, now + dt, bits, flow.times)
         self.current = (flow, dt)
-        self.env.timeout(dt).callbacks.append(self._sent)
+        call_later(self.env, self._sent, dt)  # (as env.timeout(dt) with this callback, without its event object)
 
     def _sent(self, _ev) -> None:
         flow, dt = self.current
