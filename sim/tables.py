@@ -40,22 +40,32 @@ def read_csv(path: str | Path, key: str, required: tuple[str, ...], whole: bool 
     parsed = _integers(text) if whole else None
     if parsed is not None and all(parsed[c].dtype == np.int64 for c in parsed.columns):
         df = parsed  # every field a whole number: nothing left to read as text (unless one is refused)
-        df.attrs["text"] = text
     else:
         try:  # the text already read, not the file again
-            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+            df = _as_text(text)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
             raise ConfigError(path, key, str(e).splitlines()[0], "is not a valid comma-separated file") from None
         if parsed is not None and list(parsed.columns) == list(df.columns) and len(parsed) == len(df):
             df = df.assign(**{c: parsed[c] for c in parsed.columns if parsed[c].dtype == np.int64})
-            df.attrs["text"] = text
-    df.columns = [str(c).strip() for c in df.columns]
+    if parsed is not None:
+        df.attrs["text"] = text  # for column(): a refused integer is quoted as written
+    _strip_header(df)
     missing = [c for c in required if c not in df.columns]
     if missing:
         hint = " (is it comma-separated?)" if len(df.columns) == 1 else ""
         raise ConfigError(path, missing[0], None, f"column missing; the header has {list(df.columns)}{hint}")
     if len(df) == 0:
         raise ConfigError(path, key, str(path), "has a header but no rows")
+    return df
+
+
+def _as_text(text: str) -> pd.DataFrame:
+    """``text`` as a frame of strings, fields as written (less leading spaces), no NaN guessing."""
+    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+
+
+def _strip_header(df: pd.DataFrame) -> pd.DataFrame:
+    df.columns = [str(c).strip() for c in df.columns]
     return df
 
 
@@ -78,10 +88,7 @@ def column(path: str | Path, df: pd.DataFrame, name: str, integer: bool = False,
         except ConfigError:  # named with the field as written: read the file's text again
             if "text" not in df.attrs:
                 raise
-            text = pd.read_csv(io.StringIO(df.attrs["text"]), dtype=str, keep_default_na=False,
-                               skipinitialspace=True)
-            text.columns = [str(c).strip() for c in text.columns]
-            df = text
+            df = _strip_header(_as_text(df.attrs["text"]))
     values = pd.to_numeric(df[name].str.strip(), errors="coerce").to_numpy(dtype=float)
     return _checked(path, df, name, values, integer, lo, hi)
 
