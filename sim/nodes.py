@@ -402,22 +402,18 @@ class _Gpu:
     def after(self, delay: float, fn: Callable, *args, priority: int = NORMAL) -> None:
         """Call ``fn(*args)`` ``delay`` from now, unless another call is set meanwhile."""
         self.token += 1
-        env = self.server.env
-        heapq.heappush(env._queue, (env._now + delay, priority, next(env._eid), _GpuCall(self, fn, args)))
+        call_later(self.server.env, _GpuCall(self, fn, args), delay, priority)
 
 
 class _GpuCall:
-    """A GPU's pending call, as ``call_later`` schedules one (a succeeded event with only its
-    callbacks), void once its GPU has set another."""
+    """A GPU's pending call ``fn(*args)``, void once its GPU has set another."""
 
-    __slots__ = ("callbacks", "gpu", "token", "fn", "args")
-    _ok = True
+    __slots__ = ("gpu", "token", "fn", "args")
 
     def __init__(self, gpu: _Gpu, fn: Callable, args: tuple) -> None:
         self.gpu, self.token, self.fn, self.args = gpu, gpu.token, fn, args
-        self.callbacks = [self._fire]
 
-    def _fire(self, _ev) -> None:
+    def __call__(self, _ev) -> None:
         if self.token == self.gpu.token:
             self.fn(*self.args)
 
