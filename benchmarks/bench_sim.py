@@ -43,6 +43,7 @@ from sim.profile import load_profile  # noqa: E402
 from sim.scenario import load_scenario, override  # noqa: E402
 
 BASELINE = "e422496"  # the commit at which issue 7's figures were measured
+SCHEME = "aecnn-k64b1"  # the feature scheme every timed run sends (351x, the profile's ~256x AECNN level)
 
 
 def minimal_tandem(n: int, service_s: tuple[float, float, float], rate: float, seed: int = 0) -> float:
@@ -103,7 +104,7 @@ def bench_engine(args) -> None:
         if devices:
             sc = override(sc, {"devices.count": devices})
         prof = load_profile(sc.profile)
-        scheme, holder = "aecnn-k64b1", {}
+        scheme, holder = SCHEME, {}
 
         def eng(sc=sc, prof=prof, scheme=scheme, holder=holder):
             r, services, lam = engine_rate(sc, prof, scheme, args.tasks)
@@ -142,7 +143,7 @@ from sim.scenario import load_scenario, override
 from sim.runner import run_all
 sc = load_scenario({str(ROOT / 'scenarios/paper.yaml')!r})
 sc = override(sc, {{"tasks.count": {args.big_tasks}, "tasks.arrival.period_ms": 100.0, "tasks.arrival.jitter_ms": 10.0,
-                    "seeds": [0], "schemes": ["aecnn-k64b1"]}})
+                    "seeds": [0], "schemes": [{SCHEME!r}]}})
 sc = dataclasses.replace(sc, sweep=dataclasses.replace(sc.sweep, grid={{}}))
 out = Path(tempfile.mkdtemp())
 run_all(sc, out, progress=False, sweep=False, force=True)
@@ -151,7 +152,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     t = time.perf_counter()
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     peak = int(res.stdout.strip().splitlines()[-1]) * 1024
-    print(f"memory: one run of {args.big_tasks:,} tasks (paper.yaml, aecnn-k64b1) peaked at {peak / 2**30:.2f} GiB "
+    print(f"memory: one run of {args.big_tasks:,} tasks (paper.yaml, {SCHEME}) peaked at {peak / 2**30:.2f} GiB "
           f"in {time.perf_counter() - t:.0f} s (target < 1 GiB)")
 
 
@@ -210,7 +211,7 @@ def bench_coherence(args) -> None:
     def cost(coherence_ms: float) -> float:
         s = override(sc, {"channel.fading.coherence_ms": coherence_ms, "tasks.count": args.tasks // 4})
         t = time.perf_counter()
-        simulate(s, prof, "aecnn-k64b1", 0)
+        simulate(s, prof, SCHEME, 0)
         return time.perf_counter() - t
 
     ratio, fine, coarse = _median_ratio(lambda: cost(0.1), lambda: cost(10.0), args.repeats)
@@ -234,7 +235,7 @@ def bench_devices(args) -> None:
 
     def timed(s, parts: dict | None = None) -> float:
         t = time.perf_counter()
-        sim = Simulation(s, prof, "aecnn-k64b1", 0)
+        sim = Simulation(s, prof, SCHEME, 0)
         sim.start()
         t1 = time.perf_counter()
         sim.env.run()
