@@ -5,7 +5,7 @@ SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROFILE = profiles/fashion-mnist-resnet50-next
 FIRST_PROFILE = profiles/fashion-mnist-resnet50
 
-.PHONY: docs-figures demo test test-quick mutation mutation-sample data install install-all lint profile profile-first gpu-timings evaluate bench clean
+.PHONY: docs-figures demo test test-quick mutation mutation-sample data install install-all lint profile profile-run profile-first gpu-timings evaluate bench clean
 
 ## demo: install the simulator (no torch) and run the paper sweep on the embedded profile
 demo: install
@@ -76,15 +76,23 @@ lint:
 ## entropy-coded) and one level with the two-layer decoder beside it, AECNN-RD at five rate weights, and every
 ## image codec
 ## (DATA_ROOT=DIR: Fashion-MNIST's four idx .gz files in DIR instead of the Debian package, e.g. on a GPU machine
-## without root)
+## without root; CODEC_EPOCHS, FINETUNE_EPOCHS, MAX_TRAIN (empty: all 60,000) lengthen the codecs' schedule)
+## profile-run: the same without installing anything (a machine that has the models extra and no network)
 RUN = runs/fmnist-r50-long
 DATA_ROOT ?=
+CODEC_EPOCHS ?= 2
+FINETUNE_EPOCHS ?= 1
+MAX_TRAIN ?= 20000
+PIPELINE_ARGS = --run $(RUN) $(if $(DATA_ROOT),--data-root $(DATA_ROOT),) --backbone-epochs 30 --backbone-lr 0.1 \
+	$(if $(MAX_TRAIN),--max-train $(MAX_TRAIN),) --ratios 256,1024,4096 --plan-candidates 4 --bottlenet 4:1,1:1,1:2,1:3 \
+	--rd 16:0.003,16:0.01,16:0.03,16:0.1,8:0.3:2 --codec-epochs $(CODEC_EPOCHS) --finetune-epochs $(FINETUNE_EPOCHS)
 profile: install-all $(if $(DATA_ROOT),,data)
-	$(PYTHON) -m models.cli pipeline --run $(RUN) $(if $(DATA_ROOT),--data-root $(DATA_ROOT),) --backbone-epochs 30 --backbone-lr 0.1 --max-train 20000 \
-		--ratios 256,1024,4096 --plan-candidates 4 --bottlenet 4:1,1:1,1:2,1:3 \
-		--rd 16:0.003,16:0.01,16:0.03,16:0.1,8:0.3:2 --codec-epochs 2
+	$(MAKE) profile-run
+profile-run:
+	$(PYTHON) -m models.cli pipeline $(PIPELINE_ARGS)
 	[ -f $(RUN)/bottlenet-k1s1-dec2.pt ] || $(PYTHON) -m models.cli train bottlenet --run $(RUN) \
-		--k 1 --stride 1 --decoder two-layer --epochs 2 --max-train 20000
+		--k 1 --stride 1 --decoder two-layer --epochs $(CODEC_EPOCHS) --finetune-epochs $(FINETUNE_EPOCHS) \
+		$(if $(MAX_TRAIN),--max-train $(MAX_TRAIN),)
 	$(PYTHON) -m models.cli profile --run $(RUN) --out $(PROFILE)
 
 ## profile-first: the first profile, before the codec registry (about 2 h on a 2-core CPU; the scenarios no
