@@ -66,7 +66,7 @@ def _add_later_steps(sub) -> None:
                            help="one transposed convolution as published, or two layers")
         else:
             c.add_argument("--lmbda", type=float, required=True, help="rate weight (normalised MSE per byte)")
-            c.add_argument("--stride", type=int, choices=[1, 2], default=1, help="encoder stride")
+            c.add_argument("--stride", type=int, choices=[1, 2, 3, 4], default=1, help="encoder stride")
         c.add_argument("--finetune-epochs", type=int, default=1, help="epochs of step 4")
         c.add_argument("--finetune-lr", type=float, default=3e-4, help="peak learning rate of step 4")
         c.add_argument("--hidden", type=int, default=64, help="decoder width")

@@ -23,6 +23,7 @@ from models import steps
 from models.args import pipeline_parser as setup_args
 from models.codecs.aecnn import UniformQuantizer
 from models.codecs.entropy import fit_probabilities
+from models.codecs.rd import STRIDES as RD_STRIDES
 from models.data import DataMissing
 from models.fit import FitSpec, atomic_write_text, setup_logging
 from models.run import Run, RunConfig
@@ -122,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         more_stages = _more_stages(args.backbone_more_epochs, args.backbone_more_lr)
         bottlenet_levels = _pairs("--bottlenet", args.bottlenet, (int, int), 2)
         rd_levels = [(k, lm, st[0] if st else 1) for k, lm, *st in _pairs("--rd", args.rd, (int, float, int), 3)]
+        for k, lm, st in rd_levels:
+            if st not in RD_STRIDES or k < 1 or not lm > 0:
+                raise ValueError(f"--rd {args.rd!r}: level {k}:{lm:g}:{st} needs k >= 1, lambda above 0 and a "
+                                 f"stride of {', '.join(map(str, RD_STRIDES))}")
     except ValueError as e:
         print(f"aecnn-models pipeline: {e}", file=sys.stderr)
         return 2

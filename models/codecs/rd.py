@@ -7,12 +7,13 @@ compression (Entropic Student, SC2's benchmarks, FrankenSplit):
 
 - device: channel attention re-weights the split feature per image (step 2's trained attention
   is the start), then a 1x1 convolution mixes the weighted channels down to ``k`` (stride 1) or a
-  3x3 convolution with stride 2 does it at a quarter of the positions; the encoder's FLOPs are
+  3x3 convolution with stride 2, 3 or 4 does it at a quarter, a ninth or a sixteenth of the
+  positions (the strides BottleNet++ reaches its lowest rates with); the encoder's FLOPs are
   counted by the profiler against the head's;
 - entropy model: CompressAI's factorized prior (``EntropyBottleneck``); the bitstream is
   CompressAI's rANS string for the rounded latent, counted and decoded bit-exactly;
-- edge: the light decoder of AECNN (two 3x3 convolutions, transposed for stride 2) back to all
-  channels, then the tail.
+- edge: a transposed 3x3 convolution back to the feature's positions (strides above 1), the light
+  decoder of AECNN (two 3x3 convolutions) back to all channels, then the tail.
 
 Training, step by step, with the backbone as teacher: step 3 (backbone frozen) minimises the
 feature MSE at the split (normalised by the feature's mean square), plus with ``distill=
@@ -38,6 +39,7 @@ from models.codecs.base import FeatureCodec
 from models.codecs.entropy import BitstreamError
 
 TEMPERATURE = 4.0
+STRIDES = (1, 2, 3, 4)
 
 
 def _entropy_bottleneck(k: int):
@@ -72,16 +74,16 @@ class AECNNRD(FeatureCodec):
         if distill not in ("feature", "feature+logits"):
             raise ValueError(f"distill must be 'feature' or 'feature+logits', not {distill!r}")
         self.distill = distill
-        if stride not in (1, 2):
-            raise ValueError(f"stride must be 1 or 2, not {stride}")
+        if stride not in STRIDES:
+            raise ValueError(f"stride must be one of {', '.join(map(str, STRIDES))}, not {stride}")
         if not lmbda > 0:
             raise ValueError(f"lmbda must be above 0, not {lmbda}")
         self.k, self.lmbda, self.stride, self.hidden = k, float(lmbda), stride, hidden
         self.attention = ChannelAttention(channels)
-        self.mix = (nn.Conv2d(channels, k, 1) if stride == 1 else nn.Conv2d(channels, k, 3, stride=2, padding=1))
+        self.mix = (nn.Conv2d(channels, k, 1) if stride == 1 else nn.Conv2d(channels, k, 3, stride=stride, padding=1))
         self.entropy = _entropy_bottleneck(k)
-        if stride == 2:
-            self.up = nn.ConvTranspose2d(k, k, 3, stride=2, padding=1)
+        if stride > 1:
+            self.up = nn.ConvTranspose2d(k, k, 3, stride=stride, padding=1)
         self.decoder = light_decoder(k, channels, hidden)
 
     def params(self) -> dict:
@@ -104,7 +106,7 @@ class AECNNRD(FeatureCodec):
         return self.mix(self.attention(z))
 
     def _decode(self, yhat: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        if self.stride == 2:
+        if self.stride > 1:
             yhat = self.up(yhat, output_size=size)
         return self.decoder(yhat)
 
@@ -135,7 +137,7 @@ class AECNNRD(FeatureCodec):
         return [*self.attention.parameters(), *self.mix.parameters()]
 
     def decoder_parameters(self) -> list[nn.Parameter]:
-        return [*self.decoder.parameters(), *(self.up.parameters() if self.stride == 2 else [])]
+        return [*self.decoder.parameters(), *(self.up.parameters() if self.stride > 1 else [])]
 
     @torch.no_grad()
     def entropy_bits(self, sym: np.ndarray) -> float | None:

@@ -58,6 +58,21 @@ def test_every_codec_decodes_bit_exactly_and_refuses_lost_payloads(z):
     assert s == b"\x00"  # an all-zero feature: an empty ANS stream, its frame one byte, not nothing
 
 
+@pytest.mark.parametrize("stride", [1, 2, 3, 4])
+def test_rd_at_every_stride_sends_its_symbol_shape_and_rebuilds_the_feature(z, stride):
+    torch.manual_seed(0)
+    c = codecs.feature_codec("aecnn-rd")(z.shape[1], k=3, lmbda=0.01, stride=stride).eval()
+    c.fit_entropy(z)
+    side = -(-7 // stride)  # ceil(7 / stride)
+    sym = c.symbols(z)
+    assert sym.shape == (len(z), 3, side, side) == (len(z), *c.symbol_shape((7, 7)))
+    strings, zhat = c.roundtrip(z)
+    assert zhat.shape == z.shape and torch.equal(c.decompress(strings, (7, 7)), zhat)
+    assert c(z).shape == z.shape  # the training path too
+    with pytest.raises(ValueError, match="stride"):
+        codecs.feature_codec("aecnn-rd")(z.shape[1], k=3, lmbda=0.01, stride=5)
+
+
 def test_checkpoint_state_carries_the_entropy_model(z):
     for c in _codecs(z)[2:]:
         d = codecs.feature_codec(c.codec)(z.shape[1], **c.params())

@@ -110,3 +110,11 @@ def test_missing_data_exits_2(tmp_path, capsys):
     code = models_main(["train", "backbone", "--run", str(tmp_path / "r"), "--dataset", "cifar-10",
                         "--data-root", str(tmp_path)])
     assert code == 2 and "data_batch_1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("level", ["16:0.1:5", "16:0:2", "0:0.1"])
+def test_pipeline_refuses_a_bad_rd_level_before_training(tmp_path, capsys, level):
+    assert models_main(["pipeline", "--run", str(tmp_path / "run"), "--rd", level]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aecnn-models pipeline: --rd") and level in err and "stride of 1, 2, 3, 4" in err
+    assert not (tmp_path / "run").exists()  # refused before the run folder is made
