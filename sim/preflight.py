@@ -179,7 +179,11 @@ def check_budget(sc: Scenario, workers: int = 1, profile: Profile | None = None,
         channel = est.kept * BYTES_PER_SEGMENT > est.tasks * BYTES_PER_TASK or \
             est.segments > est.tasks * EVENTS_PER_TASK
         f = sc.channel.fading
-        if est.outages * BYTES_PER_OUTAGE > max(est.tasks * BYTES_PER_TASK, est.kept * BYTES_PER_SEGMENT) or \
+        # the tasks alone beyond this machine: their number must change, whatever else does
+        tasks_alone = est.tasks * BYTES_PER_TASK > limit or est.tasks * EVENTS_PER_TASK > MAX_EVENTS
+        if tasks_alone:
+            key, value = _tasks_key(sc, est.tasks, limit)
+        elif est.outages * BYTES_PER_OUTAGE > max(est.tasks * BYTES_PER_TASK, est.kept * BYTES_PER_SEGMENT) or \
                 est.outages > max(est.tasks * EVENTS_PER_TASK, est.segments):
             key, value = "faults.edge.mtbf_s", sc.faults.edge.mtbf_s  # failures and repairs come too often
         elif channel and b is not None and b.seconds > est.arrivals_s:  # the work, not the arrivals, spans the time
@@ -188,12 +192,8 @@ def check_budget(sc: Scenario, workers: int = 1, profile: Profile | None = None,
             key = "channel.fading.coherence_ms" if f.model in ("rayleigh", "rician") \
                 else "channel.fading.good_mean_ms"
             value = getattr(f, key.rsplit(".", 1)[1])
-        elif sc.n_devices > 1 and (est.tasks / sc.n_devices) * BYTES_PER_TASK <= limit \
-                and (est.tasks / sc.n_devices) * EVENTS_PER_TASK <= MAX_EVENTS:
-            key, value = "devices.count", sc.n_devices  # one device's tasks would fit: the devices are too many
         else:
-            key = "tasks.count" if sc.tasks.count is not None else "tasks.duration_s"
-            value = getattr(sc.tasks, key.rsplit(".", 1)[1])
+            key, value = _tasks_key(sc, est.tasks, limit)
         raise ConfigError(sc.source, key, value,
                           f"needs about {est.memory_bytes / 2**30:.3g} GiB and {est.events:.3g} events per "
                           f"simulation ({est.tasks:.3g} tasks, {est.segments:.3g} channel segments, "
@@ -206,6 +206,16 @@ def check_budget(sc: Scenario, workers: int = 1, profile: Profile | None = None,
                           f"{MAX_HORIZON_S:.3g} s where float64 seconds resolve less than a microsecond; "
                           "change it or pass --force")
     return est
+
+
+def _tasks_key(sc: Scenario, tasks: float, limit: float) -> tuple[str, object]:
+    """The key that sets how many tasks there are: the device count where one device's tasks would
+    fit, else the task count or duration."""
+    one = tasks / sc.n_devices
+    if sc.n_devices > 1 and one * BYTES_PER_TASK <= limit and one * EVENTS_PER_TASK <= MAX_EVENTS:
+        return "devices.count", sc.n_devices  # the devices are too many
+    key = "tasks.count" if sc.tasks.count is not None else "tasks.duration_s"
+    return key, getattr(sc.tasks, key.rsplit(".", 1)[1])
 
 
 def check_point(sc: Scenario, force: bool = False, workers: int = 1) -> Profile:

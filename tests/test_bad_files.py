@@ -391,6 +391,17 @@ def test_work_beyond_this_machine_is_refused_unless_forced(base, capsys):
     _assert_one_line(code, err, "faults.edge.mtbf_s", "1e-09", "5.1e+09 edge outages")
 
 
+def test_too_many_tasks_are_named_even_where_the_channel_weighs_more(base, capsys):
+    # 1e12 tasks, one every 1 ms, each a 2.4 ms upload over blocks of 1 ns: the uplink's work
+    # (2.4e9 s) outlasts the arrivals and its blocks outnumber the tasks' events, but the tasks
+    # alone (2e13 events) are beyond this machine: their count must change, not the channel
+    tmp, prof = base
+    sc = write_scenario(tmp / "s.yaml", prof, channel={"fading": {"model": "rayleigh", "coherence_ms": 1e-6}},
+                        tasks={"arrival": {"process": "periodic", "period_ms": 1}, "count": 10**12})
+    code, err = _sweep(capsys, sc, tmp / "out", 1)
+    _assert_one_line(code, err, "tasks.count", "1000000000000", "1e+12 tasks", "--force")
+
+
 # The simple profile's split task, worked by hand: 5 ms on the device, 1000 + 40 bytes (8,320 bits) on
 # an uplink of 1 MHz at 10 dB and efficiency 1 (3.46 Mbit/s), 2 ms on the edge.
 SLOW = [
