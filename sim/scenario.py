@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import functools
 import itertools
 import math
@@ -631,6 +632,16 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     return from_dict(data, path)
 
 
+def _near(parts: list[str], node) -> str:
+    """A hint naming the key of ``node`` closest to the last of ``parts`` (a grid key's typo)."""
+    if not isinstance(node, dict):
+        return ""
+    close = difflib.get_close_matches(parts[-1], [k for k in node if isinstance(k, str)], n=1)
+    if close:
+        return f"; did you mean {'.'.join([*parts[:-1], close[0]])}?"
+    return f"; {'.'.join(parts[:-1]) or 'the top level'} has {', '.join(map(str, node))}"
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """``KEY=VALUE`` strings (``--set``) as {dotted key: value read as YAML}."""
     out = {}
@@ -664,7 +675,7 @@ def override(sc: Scenario, values: dict[str, Any]) -> Scenario:
                                   f"no such key '{'.'.join(parts[: i + 1])}'{hint}")
             node = nxt
         if not isinstance(node, dict) or parts[-1] not in node:
-            raise ConfigError(sc.source, f"sweep.grid.{dotted}", v, "no such key")
+            raise ConfigError(sc.source, f"sweep.grid.{dotted}", v, "no such key" + _near(parts, node))
         node[parts[-1]] = v
     data.pop("source")
     data["sweep"] = {"grid": {}}

@@ -32,6 +32,9 @@ CASES = [
     ({"channel": {"fading": {"model": "nakagami"}}}, "channel.fading.model", "nakagami"),
     ({"schemes": ["teleport"]}, "schemes", "teleport"),
     ({"sweep": {"grid": {"channel.snr_dbb": [1, 2]}}}, "sweep.grid.channel.snr_dbb", "1"),
+    # a typo's hint names the closest key; with none close, what the section has
+    ({"sweep": {"grid": {"channel.snr_dbb": [1, 2]}}}, "sweep.grid.channel.snr_dbb", "did you mean channel.snr_db?"),
+    ({"sweep": {"grid": {"edge.zzz": [1]}}}, "sweep.grid.edge.zzz", "edge has hardware, speed, gpus, batching"),
     ({"sweep": {"grid": {"tasks.deadline_ms": [10, -5]}}}, "tasks.deadline_ms", "-5"),
     ({"devices": {"count": 1, "hardware": "tpu-v9", "speed": 1.0}}, "devices.hardware", "tpu-v9"),
 ]
