@@ -26,6 +26,8 @@ NR_CQI1_EFFICIENCY = (0.1523, 0.2344, 0.3770, 0.6016, 0.8770, 1.1758, 1.4766, 1.
 NR_CQI1_SNR_DB = (-6.7, -4.7, -2.3, 0.2, 2.4, 4.3, 5.9, 8.1, 10.3, 11.7, 14.1, 16.3, 18.7, 21.0, 22.7)
 _CQI_LIN = tuple(10 ** (x / 10) for x in NR_CQI1_SNR_DB)
 _CQI_EFF = np.array((0.0, *NR_CQI1_EFFICIENCY))
+_CQI_LIN_NP = np.array(_CQI_LIN)
+_ONE = np.array(1.0)
 
 
 def rng_for(seed: int, *stream: int) -> np.random.Generator:
@@ -144,6 +146,8 @@ class BlockFading(SnrProcess):
         for part in key:
             z = _mix(z ^ (int(part) & _MASK))
         self.key = z
+        self._neg_mean = np.array(-self.mean_lin)  # (0-d operands: numpy scalars cost more per call)
+        self._off = np.zeros((), np.uint64)  # gains' first counter, written in place
         if k_factor is not None:
             self._los, self._s = math.sqrt(k_factor / (k_factor + 1)), math.sqrt(1 / (k_factor + 1))
 
@@ -162,12 +166,13 @@ class BlockFading(SnrProcess):
         """:meth:`gain` of blocks i ... i + n - 1 with numpy: the same draws and the same operations
         (numpy's log, cos and sin may differ from the math module's in the last bit)."""
         # block i + j's counter, plus the gamma _mix adds first: base + 2 j gamma + gamma
-        z = np.add(_steps(n), np.array((self.key + (2 * i + 1) * _GAMMA) & _MASK, dtype=np.uint64))
+        off = self._off
+        off[()] = (self.key + (2 * i + 1) * _GAMMA) & _MASK
+        z = np.add(_steps(n), off)
         if self.k is None:
             u1 = _uniform_np(z, 1)
-            np.log(u1, out=u1)
-            u1 *= -self.mean_lin
-            return u1
+            np.log(u1, u1)
+            return np.multiply(u1, self._neg_mean, u1)
         u2 = _uniform_np(np.add(z, _U64[_GAMMA]), 0)
         r = np.sqrt(-np.log(_uniform_np(z, 1)))
         u2 *= 2 * math.pi
@@ -266,16 +271,18 @@ class RateModel:
 
     def __init__(self, rate: Rate, bandwidth_hz: float) -> None:
         self.cfg, self.bw = rate, bandwidth_hz
+        # the products rate_of_linear makes, as 0-d arrays for the numpy forms
+        self._bw = np.array(float(bandwidth_hz))
+        self._eff_bw = np.array(rate.efficiency * self.bw) if rate.model == "shannon" else None
         self._harq: dict[tuple[int, int], int] = {}  # (seed, device) -> its HARQ stream key
 
     def rates_of_linear(self, snr_lin: np.ndarray) -> np.ndarray:
         """:meth:`rate_of_linear` of an array, with the same operations."""
         if self.cfg.model == "shannon":  # (efficiency x bandwidth) x log2(1 + snr), in one new array
-            out = np.add(snr_lin, 1.0)
-            np.log2(out, out=out)
-            out *= self.cfg.efficiency * self.bw
-            return out
-        return _CQI_EFF[np.searchsorted(_CQI_LIN, snr_lin, side="right")] * self.bw
+            out = np.add(snr_lin, _ONE)
+            np.log2(out, out)
+            return np.multiply(out, self._eff_bw, out)
+        return np.multiply(_CQI_EFF[np.searchsorted(_CQI_LIN_NP, snr_lin, side="right")], self._bw)
 
     def rate_of_linear(self, snr_lin: float) -> float:
         """:meth:`rate_bps` of a linear SNR."""
@@ -326,6 +333,8 @@ def _mix(z: int) -> int:
 
 _U64 = {c: np.array(c, dtype=np.uint64) for c in (1, 11, 27, 30, 31, _GAMMA, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)}
 _F53 = np.array(2.0**-53)
+_S11, _S27, _S30, _S31 = _U64[11], _U64[27], _U64[30], _U64[31]
+_C1, _C2 = _U64[0xBF58476D1CE4E5B9], _U64[0x94D049BB133111EB]
 
 
 _STEPS = np.zeros(0, dtype=np.uint64)
@@ -346,18 +355,23 @@ def _uniform_np(z: np.ndarray, plus: int) -> np.ndarray:
     """((_mix(c) >> 11) + plus) * 2^-53 as float64 for an array ``z`` of c + gamma (uint64, mod 2^64):
     the counters with _mix's first addition already made (``z`` is overwritten).
 
-    Explicit ufuncs on 0-d uint64 constants: numpy scalars would cost several times more here.
+    Explicit ufuncs on 0-d uint64 constants, outputs passed by position: numpy scalars, and
+    keyword arguments, cost more per call, and the calls are most of the cost at these lengths.
     """
-    t = np.empty_like(z)
-    for shift, mul in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, None)):
-        np.right_shift(z, _U64[shift], out=t)
-        np.bitwise_xor(z, t, out=z)
-        if mul is not None:
-            np.multiply(z, _U64[mul], out=z)
-    np.right_shift(z, _U64[11], out=z)
+    t, shift, xor, mul = np.empty(len(z), np.uint64), np.right_shift, np.bitwise_xor, np.multiply
+    shift(z, _S30, t)
+    xor(z, t, z)
+    mul(z, _C1, z)
+    shift(z, _S27, t)
+    xor(z, t, z)
+    mul(z, _C2, z)
+    shift(z, _S31, t)
+    xor(z, t, z)
+    shift(z, _S11, z)
     if plus:
-        np.add(z, _U64[plus], out=z)  # below 2^53: exact, as it then is in float64
-    return np.multiply(z, _F53)  # (the conversion to float64 exact, the product by 2^-53 too)
+        np.add(z, _U64[plus], z)  # below 2^53: exact, as it then is in float64
+    f = z.astype(np.float64)  # exact (below 2^53); a float product is cheaper than a mixed one
+    return mul(f, _F53, f)  # (the product by 2^-53 exact too)
 
 
 def uniform(key: int, j: int) -> float:
@@ -377,6 +391,8 @@ class Link:
         self.snr, self.rate, self.max_segments = snr, rate, max_segments
         self._block = isinstance(snr, BlockFading)
         self._last = (-1, 0.0)  # (block, rate) last asked: packets of one transfer share blocks
+        if self._block:  # the rate at the mean SNR (a guess of a transfer's span), and tc as a 0-d array
+            self._mean_r, self._tc = rate.rate_of_linear(snr.mean_lin), np.array(snr.tc)
 
     def _block_rate(self, i: int) -> float:
         if self._last[0] != i:
@@ -416,7 +432,7 @@ class Link:
             return bits / r
         # from here on bits are left (left > 0): each step ends the transfer or sends less than left
         left, i = bits - r * (end - t0), i + 1
-        mean_r = self.rate.rate_of_linear(snr.mean_lin)  # the rate at the mean SNR: a guess of the span
+        mean_r = self._mean_r
         span = left / (mean_r * tc) if mean_r > 0 else math.inf
         budget = self.max_segments
         if span <= self.SCALAR_BLOCKS:  # a few more blocks, probably: one by one
@@ -430,8 +446,8 @@ class Link:
         while budget > 0:
             n = min(n, budget, 1 << 16)
             rates = self.rate.rates_of_linear(snr.gains(i, n))
-            cum = np.multiply(rates, tc)
-            cum.cumsum(out=cum)  # bits sent by the end of each block
+            cum = np.multiply(rates, self._tc)
+            np.add.accumulate(cum, out=cum)  # bits sent by the end of each block (cumsum, at half the cost)
             k = int(cum.searchsorted(left))  # the first block by whose end all is sent
             if k < n:
                 return (i + k) * tc + (left - (float(cum[k - 1]) if k else 0.0)) / float(rates[k]) - t0

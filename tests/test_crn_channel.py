@@ -155,7 +155,9 @@ def test_block_fading_is_drawn_lazily_in_any_order_with_bounded_memory():
         a.segment(float(t))
         link.transfer_time(float(t), 5e4)
     assert vars(a) == state  # nothing is kept: memory does not grow with simulated time
-    assert set(vars(link)) == {"snr", "rate", "max_segments", "_block", "_last"}
+    assert set(vars(link)) == {"snr", "rate", "max_segments", "_block", "_last", "_mean_r", "_tc"}
+    # the numpy constants and scratch of the batched draws are 0-d: nothing is kept in them either
+    assert all(v.shape == () for v in (*vars(a).values(), *vars(link).values()) if isinstance(v, np.ndarray))
     assert BlockFading(3.0, 1e-4, (6, 1)).segment(0.0) != a.segment(0.0)  # another seed, other draws
 
 
