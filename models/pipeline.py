@@ -112,8 +112,9 @@ def _pairs(flag: str, text: str, types: tuple, most: int) -> list[tuple]:
                 raise ValueError
             out.append(tuple(t(v) for t, v in zip(types, parts)))
         except ValueError:
-            raise ValueError(f"{flag} {text!r}: item {item!r} is not {':'.join(t.__name__ for t in types[:most])}") \
-                from None
+            names = [t.__name__ for t in types[:most]]
+            form = ":".join(names[:2]) + "".join(f"[:{n}]" for n in names[2:])  # parts past two are optional
+            raise ValueError(f"{flag} {text!r}: item {item!r} is not {form}") from None
     return out
 
 

@@ -118,3 +118,13 @@ def test_pipeline_refuses_a_bad_rd_level_before_training(tmp_path, capsys, level
     err = capsys.readouterr().err
     assert err.startswith("aecnn-models pipeline: --rd") and level in err and "stride of 1, 2, 3, 4" in err
     assert not (tmp_path / "run").exists()  # refused before the run folder is made
+
+
+@pytest.mark.parametrize("flag,level,form", [("--rd", "16:abc", "int:float[:int]"),
+                                             ("--rd", "1:2:3:4", "int:float[:int]"),
+                                             ("--bottlenet", "4", "int:int")])
+def test_pipeline_says_the_form_of_a_level_it_cannot_read(tmp_path, capsys, flag, level, form):
+    assert models_main(["pipeline", "--run", str(tmp_path / "run"), flag, level]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"item {level!r} is not {form}" in err, err
+    assert not (tmp_path / "run").exists()
